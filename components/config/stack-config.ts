@@ -1,0 +1,265 @@
+import { z } from "zod";
+import { isIpAddress, isTailscaleAddress, normalizeAddress } from "./addresses";
+import { agentSkewProblem, parseK3sVersion } from "./k3s-version";
+import { formatIssues, placeholderProblems, StackConfigError } from "./problems";
+
+/**
+ * The stack's settings, as `index.ts` reads them from `pulumi.Config` (namespace `oceanid`).
+ * Everything here is plain data; secrets are not in it, only whether each one is set.
+ */
+export interface RawStackConfig {
+    /** Stack name, used in messages. */
+    stack: string;
+    nodes?: unknown;
+    nodeAccess?: unknown;
+    kubernetes?: unknown;
+    egress?: unknown;
+    /** Which secret keys have a value; their values never pass through validation. */
+    secretsSet: Partial<Record<SecretName, boolean>>;
+}
+
+export const SECRET_NAMES = ["sshPrivateKey", "k3sToken", "tailscaleAuthKey", "kubeconfig"] as const;
+export type SecretName = (typeof SECRET_NAMES)[number];
+
+const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
+/** Qualified name with optional DNS-subdomain prefix, as Kubernetes label and taint keys are. */
+const LABEL_KEY = /^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/;
+const LABEL_VALUE = /^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$/;
+/** An OpenSSH public host key line: `<type> <base64>`, as `ssh-keyscan` prints after the host name. */
+const HOST_KEY = /^(ssh-ed25519|ecdsa-sha2-nistp256|ecdsa-sha2-nistp384|ecdsa-sha2-nistp521|ssh-rsa) [A-Za-z0-9+/]+={0,3}$/;
+
+const quote = (v: unknown) => JSON.stringify(v);
+
+const dnsLabel = (what: string) =>
+    z.string().regex(DNS_LABEL, {
+        error: (i) => `${quote(i.input)} is not a valid ${what}: use lowercase letters, digits and '-', at most 63 characters`,
+    });
+
+const ipAddress = z.string().refine(isIpAddress, {
+    error: (i) => `${quote(i.input)} is not an IP address`,
+});
+
+const tailscaleAddress = z.string().refine(isTailscaleAddress, {
+    error: (i) =>
+        `${quote(i.input)} is not a Tailscale address: Tailscale assigns addresses in 100.64.0.0/10 or fd7a:115c:a1e0::/48 (see 'tailscale ip' on the node)`,
+});
+
+const k3sVersion = z.string().refine((v) => parseK3sVersion(v) !== undefined, {
+    error: (i) => `${quote(i.input)} is not a k3s release version: use the form v1.33.4+k3s1`,
+});
+
+const taintSchema = z
+    .object({
+        key: z.string().regex(LABEL_KEY, { error: (i) => `${quote(i.input)} is not a valid taint key` }),
+        value: z.string().regex(LABEL_VALUE, { error: (i) => `${quote(i.input)} is not a valid taint value` }).optional(),
+        effect: z.enum(["NoSchedule", "PreferNoSchedule", "NoExecute"]),
+    })
+    .strict();
+
+const nodeSchema = z
+    .object({
+        /** Kubernetes node name (the host name k3s registers). */
+        name: dnsLabel("node name"),
+        role: z.enum(["server", "agent"]),
+        /** The agent that takes every node change first. Exactly one agent has it. @default false */
+        canary: z.boolean().default(false),
+        k3sVersion,
+        addresses: z
+            .object({
+                public: ipAddress.optional(),
+                lan: ipAddress.optional(),
+                tailscale: tailscaleAddress.optional(),
+            })
+            .strict(),
+        ssh: z
+            .object({
+                user: z.string().regex(/^[a-z_][a-z0-9_-]{0,31}$/, { error: (i) => `${quote(i.input)} is not a valid Unix user name` }),
+                /** @default 22 */
+                port: z.number().int().min(1).max(65535).default(22),
+                /** Which of `addresses` to dial. @default "public", else "lan", else "tailscale" */
+                via: z.enum(["public", "lan", "tailscale"]).optional(),
+                hostKey: z.string().regex(HOST_KEY, {
+                    error: (i) =>
+                        `${quote(i.input)} is not an SSH host key: paste the key part of 'ssh-keyscan -t ed25519 <host>' (e.g. "ssh-ed25519 AAAAC3...")`,
+                }),
+            })
+            .strict(),
+        labels: z
+            .record(
+                z.string().regex(LABEL_KEY, { error: (i) => `${quote(i.input)} is not a valid label key` }),
+                z.string().regex(LABEL_VALUE, { error: (i) => `${quote(i.input)} is not a valid label value` }),
+            )
+            .default({}),
+        taints: z.array(taintSchema).default([]),
+        /** How to reach the node when its network is broken (console, provider API, who has hands on it). */
+        outOfBand: z.string().trim().min(1, { error: "is empty: say how to reach this node when SSH is gone (console, provider API reboot, local access)" }),
+    })
+    .strict();
+
+const kubernetesSchema = z.discriminatedUnion("mode", [
+    z.object({ mode: z.literal("render"), renderDir: z.string().trim().min(1) }).strict(),
+    z.object({ mode: z.literal("cluster"), context: z.string().min(1).optional() }).strict(),
+]);
+
+const egressSchema = z
+    .object({
+        /** @default true */
+        enabled: z.boolean().default(true),
+        /** Tailscale IP of the exit node, or `auto:any`. */
+        exitNode: z.string(),
+        /** Namespaces whose egress is forced through the gateway. @default [] */
+        namespaces: z.array(dnsLabel("namespace name")).default([]),
+    })
+    .strict();
+
+const stackSchema = z.object({
+    nodes: z.array(nodeSchema).min(1, { error: "is empty: list every node of the cluster" }),
+    /** "ssh": node changes run over SSH; "none": the program never connects to a node (dev). */
+    nodeAccess: z.enum(["ssh", "none"]),
+    kubernetes: kubernetesSchema,
+    egress: egressSchema,
+});
+
+export type NodeConfig = z.infer<typeof nodeSchema>;
+export type KubernetesTarget = z.infer<typeof kubernetesSchema>;
+export type EgressConfig = z.infer<typeof egressSchema>;
+export type StackSettings = z.infer<typeof stackSchema> & { stack: string };
+
+/**
+ * Validates a stack's raw config and returns typed settings, or throws one
+ * {@link StackConfigError} that lists every problem with its path, the bad value and a fix.
+ */
+export function parseStackConfig(raw: RawStackConfig): StackSettings {
+    const input = { nodes: raw.nodes, nodeAccess: raw.nodeAccess, kubernetes: raw.kubernetes, egress: raw.egress };
+    // Placeholders get their own message; the schema's complaint about the same field would only repeat it.
+    const placeholders = placeholderProblems(input);
+    const result = stackSchema.safeParse(input);
+    const problems = [...placeholders.problems];
+    if (!result.success) {
+        problems.push(...formatIssues(result.error.issues, input, placeholders.paths));
+    } else if (placeholders.problems.length === 0) {
+        problems.push(...crossFieldProblems(result.data, raw.secretsSet));
+    }
+    if (problems.length > 0 || !result.success) {
+        throw new StackConfigError(raw.stack, problems);
+    }
+    return { ...result.data, stack: raw.stack };
+}
+
+/** Rules that need more than one field: roles, canary, names, version skew, exit node, secrets. */
+function crossFieldProblems(cfg: z.infer<typeof stackSchema>, secretsSet: RawStackConfig["secretsSet"]): string[] {
+    const problems: string[] = [];
+    const servers = cfg.nodes.flatMap((n, i) => (n.role === "server" ? [i] : []));
+    if (servers.length !== 1) {
+        problems.push(
+            `nodes: ${servers.length} nodes have role "server" (${servers.map((i) => cfg.nodes[i].name).join(", ") || "none"}); exactly one must`,
+        );
+    }
+    cfg.nodes.forEach((n, i) => {
+        if (n.canary && n.role !== "agent") {
+            problems.push(`nodes[${i}].canary: ${n.name} is a ${n.role}; only an agent can be the canary`);
+        }
+    });
+    const canaries = cfg.nodes.filter((n) => n.canary && n.role === "agent");
+    if (canaries.length !== 1 && cfg.nodes.some((n) => n.role === "agent")) {
+        problems.push(
+            `nodes: ${canaries.length} agents are marked canary (${canaries.map((n) => n.name).join(", ") || "none"}); mark exactly one agent "canary: true" so changes reach one node first`,
+        );
+    }
+    const seen = new Map<string, number>();
+    cfg.nodes.forEach((n, i) => {
+        const first = seen.get(n.name);
+        if (first !== undefined) {
+            problems.push(`nodes[${i}].name: ${quote(n.name)} is already used by nodes[${first}]; node names must be unique`);
+        } else {
+            seen.set(n.name, i);
+        }
+    });
+    const tailnetOwners = new Map<string, number>();
+    cfg.nodes.forEach((n, i) => {
+        if (n.addresses.tailscale === undefined) return;
+        const key = normalizeAddress(n.addresses.tailscale);
+        const first = tailnetOwners.get(key);
+        if (first !== undefined) {
+            problems.push(
+                `nodes[${i}].addresses.tailscale: ${n.addresses.tailscale} is already the address of nodes[${first}] (${cfg.nodes[first].name}); each node has its own`,
+            );
+        } else {
+            tailnetOwners.set(key, i);
+        }
+    });
+    cfg.nodes.forEach((n, i) => {
+        const via = n.ssh.via ?? defaultSshVia(n);
+        if (via === undefined) {
+            problems.push(`nodes[${i}].addresses: ${n.name} has no address; give at least one of public, lan, tailscale`);
+        } else if (n.addresses[via] === undefined) {
+            problems.push(`nodes[${i}].ssh.via: ${quote(via)} but nodes[${i}].addresses.${via} is not set`);
+        }
+    });
+
+    if (servers.length === 1) {
+        const server = cfg.nodes[servers[0]];
+        const serverVersion = parseK3sVersion(server.k3sVersion)!;
+        cfg.nodes.forEach((n, i) => {
+            if (n.role !== "agent") return;
+            const problem = agentSkewProblem(parseK3sVersion(n.k3sVersion)!, serverVersion);
+            if (problem) {
+                problems.push(
+                    `nodes[${i}].k3sVersion: ${n.k3sVersion} ${problem.relation} the server's ${server.k3sVersion} (${server.name}); ${problem.rule}`,
+                );
+            }
+        });
+    }
+
+    problems.push(...exitNodeProblems(cfg));
+    problems.push(...missingSecretProblems(cfg, secretsSet));
+    return problems;
+}
+
+export function defaultSshVia(n: NodeConfig): "public" | "lan" | "tailscale" | undefined {
+    if (n.addresses.public !== undefined) return "public";
+    if (n.addresses.lan !== undefined) return "lan";
+    if (n.addresses.tailscale !== undefined) return "tailscale";
+    return undefined;
+}
+
+function exitNodeProblems(cfg: z.infer<typeof stackSchema>): string[] {
+    const exitNode = cfg.egress.exitNode;
+    if (exitNode === "auto:any") return [];
+    if (!isIpAddress(exitNode)) {
+        return [
+            `egress.exitNode: got ${quote(exitNode)}; use the Tailscale IP (100.x.y.z) of the exit node or "auto:any": ` +
+                `a name is not in the peer list when the gateway first starts, so tailscale rejects it ("invalid value for --exit-node")`,
+        ];
+    }
+    if (!isTailscaleAddress(exitNode)) {
+        return [
+            `egress.exitNode: ${exitNode} is not a Tailscale address (100.64.0.0/10 or fd7a:115c:a1e0::/48); use the exit node's Tailscale IP, not its public or LAN address`,
+        ];
+    }
+    const owner = cfg.nodes.find((n) => n.addresses.tailscale !== undefined && normalizeAddress(n.addresses.tailscale) === normalizeAddress(exitNode));
+    if (owner === undefined) {
+        return [
+            `egress.exitNode: ${exitNode} is not the Tailscale address of any node in nodes; ` +
+                `a wrong address is accepted by tailscale and silently drops all egress, so name the exit node's address as one node's addresses.tailscale`,
+        ];
+    }
+    return [];
+}
+
+function missingSecretProblems(cfg: z.infer<typeof stackSchema>, secretsSet: RawStackConfig["secretsSet"]): string[] {
+    const needed: Array<[SecretName, string]> = [];
+    if (cfg.nodeAccess === "ssh") {
+        needed.push(["sshPrivateKey", 'nodeAccess "ssh" logs in to the nodes with it']);
+        needed.push(["k3sToken", 'nodeAccess "ssh" joins agents to the server with it']);
+    }
+    if (cfg.kubernetes.mode === "cluster") {
+        needed.push(["kubeconfig", 'kubernetes.mode "cluster" deploys with it']);
+    }
+    if (cfg.egress.enabled) {
+        needed.push(["tailscaleAuthKey", "the egress gateway joins the tailnet with it"]);
+    }
+    return needed
+        .filter(([name]) => !secretsSet[name])
+        .map(([name, why]) => `${name}: not set; ${why}: pulumi config set --secret oceanid:${name} (value on stdin)`);
+}

@@ -1,0 +1,47 @@
+// The oceanid cluster. This is the only file that reads stack config; it hands
+// the raw values to parseStackConfig and builds the components from the result.
+import * as k8s from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
+import { StackConfigError } from "./components/config/problems";
+import { parseStackConfig, SECRET_NAMES, type StackSettings } from "./components/config/stack-config";
+import { ClusterNode } from "./components/nodes/cluster-node";
+import { rolloutOrder } from "./components/nodes/rollout-order";
+import { kubernetesProviderArgs } from "./components/platform/kubernetes-provider";
+
+const config = new pulumi.Config("oceanid");
+
+function readSettings(): StackSettings {
+    try {
+        return parseStackConfig({
+            stack: pulumi.getStack(),
+            nodes: config.getObject("nodes"),
+            nodeAccess: config.get("nodeAccess"),
+            kubernetes: config.getObject("kubernetes"),
+            egress: config.getObject("egress"),
+            // Only whether each secret is set; the values stay Outputs marked secret.
+            secretsSet: Object.fromEntries(SECRET_NAMES.map((name) => [name, config.getSecret(name) !== undefined])),
+        });
+    } catch (err) {
+        // RunError ends the program with just the message: no stack trace for a config mistake.
+        if (err instanceof StackConfigError) throw new pulumi.RunError(err.message);
+        throw err;
+    }
+}
+
+const settings = readSettings();
+
+const provider = new k8s.Provider(
+    "oceanid",
+    kubernetesProviderArgs(
+        settings.kubernetes,
+        settings.kubernetes.mode === "cluster" ? config.requireSecret("kubeconfig") : undefined,
+    ),
+);
+
+for (const node of settings.nodes) {
+    new ClusterNode(node.name, { node, provider });
+}
+
+export const nodes = settings.nodes.map((n) => ({ name: n.name, role: n.role, k3sVersion: n.k3sVersion, canary: n.canary }));
+export const nodeRolloutOrder = rolloutOrder(settings.nodes).map((n) => n.name);
+export const kubernetesTarget = settings.kubernetes.mode === "render" ? `render:${settings.kubernetes.renderDir}` : "cluster";

@@ -1,0 +1,33 @@
+# Shared settings for every project script: which tools, where they live, and
+# the environment that keeps Pulumi local and offline. Source it; do not run it.
+
+OCEANID_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+OCEANID_CACHE=${XDG_CACHE_HOME:-$HOME/.cache}/oceanid-infra
+OCEANID_TOOLS=$OCEANID_ROOT/.tools
+
+# Pinned toolchain. Why each pin is what it is: README.md, "Toolchain".
+NODE_VERSION=24.9.0
+PULUMI_VERSION=3.259.0
+PULUMI_MIN_VERSION=3.229.0
+LANGHOST_SDK_VERSION=3.68.0
+GO_MIN_VERSION=1.25.11
+K8S_PROVIDER_MODULE=github.com/pulumi/pulumi-kubernetes/provider/v4
+K8S_PROVIDER_PSEUDO=v4.0.0-20260115033456-f47bc2d6f199
+K8S_PROVIDER_SUM=h1:j2bphCf7c2YhnBrhwht2f3TNRRgcMImltUlAgzxr9H4=
+K8S_PROVIDER_VERSION=4.24.1+git.f47bc2d6f199
+K8S_PLUGIN_VERSION=4.24.1
+
+export PATH="$OCEANID_TOOLS/bin:$OCEANID_ROOT/node_modules/.bin:$PATH"
+export PULUMI_HOME=${PULUMI_HOME:-$OCEANID_TOOLS/pulumi-home}
+export PULUMI_SKIP_UPDATE_CHECK=true
+export PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=true
+export PULUMI_IGNORE_AMBIENT_PLUGINS=${PULUMI_IGNORE_AMBIENT_PLUGINS:-true}
+export PULUMI_BACKEND_URL=${PULUMI_BACKEND_URL:-file://$OCEANID_ROOT/.pulumi-state}
+export PULUMI_AUTOMATION_API_SKIP_VERSION_CHECK=true
+
+# version_ge A B: true when version A >= version B (dotted numbers, leading "v"/"go" ignored).
+version_ge() {
+    local a=${1#v} b=${2#v}
+    a=${a#go}; b=${b#go}
+    [ "$(printf '%s\n%s\n' "$b" "$a" | sort -V | head -n1)" = "$b" ]
+}

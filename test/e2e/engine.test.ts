@@ -1,0 +1,56 @@
+// Drives the real Pulumi CLI (built by scripts/setup) over the bundled dev stack.
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { beforeAll, describe, expect, it } from "vitest";
+import { engineAvailable, Workspace } from "../helpers/pulumi-cli";
+
+describe.runIf(engineAvailable)("real engine: the dev stack", () => {
+    let ws: Workspace;
+    beforeAll(() => {
+        ws = new Workspace("dev");
+        ws.editConfig(["oceanid:kubernetes", "renderDir"], join(ws.dir, "rendered"));
+    });
+
+    it("previews with no cluster and no network", () => {
+        const r = ws.pulumi(["preview"]);
+        expect(r.output).toContain("+  oceanid:nodes:ClusterNode calypso create");
+        expect(r.output).toContain("+  kubernetes:core/v1:NodePatch calypso-labels create");
+        expect(r.output).toMatch(/Resources:\s+\+ 8 to create/);
+        expect(r.code).toBe(0);
+    });
+
+    it("`up` writes the manifests to the render directory", () => {
+        const r = ws.pulumi(["up", "--yes", "--skip-preview"]);
+        expect(r.code, r.output).toBe(0);
+        const calypso = join(ws.dir, "rendered", "1-manifest", "v1-node-default-calypso.yaml");
+        expect(existsSync(calypso)).toBe(true);
+        const text = readFileSync(calypso, "utf8");
+        expect(text).toContain("oceanid.io/gpu: \"true\"");
+        expect(text).toContain("key: nvidia.com/gpu");
+        expect(text).toContain("effect: NoSchedule");
+    });
+});
+
+describe.runIf(engineAvailable)("real engine: a broken stack config", () => {
+    it("fails with the validation message, a non-zero exit and no stack trace", () => {
+        const ws = new Workspace("dev");
+        ws.editConfig(["oceanid:egress", "exitNode"], "srv712429");
+        ws.editConfig(["oceanid:nodes", 1, "k3sVersion"], "v1.34.0+k3s1");
+        const r = ws.pulumi(["preview"]);
+        expect(r.code).not.toBe(0);
+        expect(r.output).toContain('stack "dev" config has 2 problems');
+        expect(r.output).toContain(
+            "nodes[1].k3sVersion: v1.34.0+k3s1 is newer than the server's v1.33.5+k3s1 (srv712429); agents must not be newer than the server",
+        );
+        expect(r.output).toContain('egress.exitNode: got "srv712429"; use the Tailscale IP (100.x.y.z) of the exit node');
+        expect(r.output).not.toMatch(/^\s+at .+\(.+:\d+:\d+\)$/m);
+        expect(r.output).not.toContain("unhandled exception");
+    });
+
+    it("refuses the wrong passphrase for the stack's secrets", () => {
+        const ws = new Workspace("dev");
+        const r = ws.pulumi(["preview"], { PULUMI_CONFIG_PASSPHRASE: "wrong" });
+        expect(r.code).not.toBe(0);
+        expect(r.output).toContain("incorrect passphrase");
+    });
+});

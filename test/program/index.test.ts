@@ -1,0 +1,40 @@
+import { beforeAll, describe, expect, it } from "vitest";
+import { runProgram, type Registered } from "../helpers/mock-runtime";
+
+let resources: Registered[];
+let program: Awaited<ReturnType<typeof runProgram>>["program"];
+
+beforeAll(async () => {
+    ({ resources, program } = await runProgram("dev"));
+});
+
+const byType = (type: string) => resources.filter((r) => r.type === type);
+
+describe("index.ts on the dev stack", () => {
+    it("renders Kubernetes objects to rendered/dev instead of contacting a cluster", () => {
+        const providers = byType("pulumi:providers:kubernetes");
+        expect(providers.map((p) => p.name)).toEqual(["oceanid"]);
+        expect(providers[0].inputs.renderYamlToDirectory).toBe("rendered/dev");
+        expect(providers[0].inputs.kubeconfig).toBeUndefined();
+    });
+
+    it("makes one ClusterNode per node, each with a retained NodePatch named from it", () => {
+        expect(byType("oceanid:nodes:ClusterNode").map((r) => r.name)).toEqual(["srv712429", "srv712695", "calypso"]);
+        const patches = byType("kubernetes:core/v1:NodePatch");
+        expect(patches.map((p) => p.name)).toEqual(["srv712429-labels", "srv712695-labels", "calypso-labels"]);
+        expect(patches.map((p) => p.inputs.metadata.name)).toEqual(["srv712429", "srv712695", "calypso"]);
+    });
+
+    it("applies configured labels and taints, and marks only the canary", () => {
+        const patch = (node: string) => byType("kubernetes:core/v1:NodePatch").find((p) => p.inputs.metadata.name === node)!;
+        expect(patch("calypso").inputs.metadata.labels).toEqual({ "oceanid.io/site": "home", "oceanid.io/gpu": "true" });
+        expect(patch("calypso").inputs.spec.taints).toEqual([{ key: "nvidia.com/gpu", value: "true", effect: "NoSchedule" }]);
+        expect(patch("srv712695").inputs.metadata.labels).toEqual({ "oceanid.io/site": "vps", "oceanid.io/canary": "true" });
+        expect(patch("srv712429").inputs.spec.taints).toEqual([]);
+    });
+
+    it("exports the rollout order: server, canary, then the other agents", () => {
+        expect(program.nodeRolloutOrder).toEqual(["srv712429", "srv712695", "calypso"]);
+        expect(program.kubernetesTarget).toBe("render:rendered/dev");
+    });
+});

@@ -1,0 +1,13 @@
+import { defineConfig } from "vitest/config";
+
+export default defineConfig({
+    test: {
+        include: ["test/**/*.test.ts"],
+        // End-to-end tests drive the real Pulumi CLI, a few seconds per run.
+        testTimeout: 120_000,
+        hookTimeout: 120_000,
+        // Program tests replace Pulumi's runtime with mocks: one module registry per file.
+        isolate: true,
+        pool: "forks",
+    },
+});
