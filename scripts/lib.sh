@@ -1,3 +1,4 @@
+# shellcheck shell=bash disable=SC2034  # the settings are used by the scripts that source this file
 # Shared settings for every project script: which tools, where they live, and
 # the environment that keeps Pulumi local and offline. Source it; do not run it.
 

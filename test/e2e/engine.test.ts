@@ -2,9 +2,9 @@
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
-import { engineAvailable, Workspace } from "../helpers/pulumi-cli";
+import { Workspace } from "../helpers/pulumi-cli";
 
-describe.runIf(engineAvailable)("real engine: the dev stack", () => {
+describe("real engine: the dev stack", () => {
     let ws: Workspace;
     beforeAll(() => {
         ws = new Workspace("dev");
@@ -31,7 +31,7 @@ describe.runIf(engineAvailable)("real engine: the dev stack", () => {
     });
 });
 
-describe.runIf(engineAvailable)("real engine: a broken stack config", () => {
+describe("real engine: a broken stack config", () => {
     it("fails with the validation message, a non-zero exit and no stack trace", () => {
         const ws = new Workspace("dev");
         ws.editConfig(["oceanid:egress", "exitNode"], "srv712429");

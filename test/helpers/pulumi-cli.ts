@@ -1,5 +1,5 @@
 import { spawnSync } from "node:child_process";
-import { cpSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseDocument } from "yaml";
@@ -7,8 +7,6 @@ import { ROOT } from "./stack-file";
 
 export const TOOLS_BIN = join(ROOT, ".tools", "bin");
 
-/** True once `npm run setup` has put the Pulumi CLI in .tools/bin. */
-export const engineAvailable = existsSync(join(TOOLS_BIN, "pulumi"));
 
 export interface CliResult {
     code: number;
@@ -33,6 +31,10 @@ export class Workspace {
         readonly passphrase = "oceanid-dev-only",
         sourceStack = stack,
     ) {
+        if (!existsSync(join(TOOLS_BIN, "pulumi"))) {
+            throw new Error("the Pulumi CLI is not in .tools/bin: run `npm run setup` first");
+        }
+        mkdirSync(this.backend);
         this.configFile = join(this.dir, `Pulumi.${stack}.yaml`);
         cpSync(join(ROOT, `Pulumi.${sourceStack}.yaml`), this.configFile);
         const init = this.pulumi(["stack", "init", stack, "--secrets-provider", "passphrase"]);

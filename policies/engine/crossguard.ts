@@ -1,0 +1,55 @@
+import type { ReportViolation, ResourceValidationArgs, ResourceValidationPolicy } from "@pulumi/policy";
+import { evaluate, type Evaluation } from "./evaluate";
+import type { GuardConfig } from "./guard-config";
+import { fromPulumi } from "./kube-object";
+import type { Rule } from "./rule";
+
+/** The advisory policy that shows every applied exemption and every downgraded unknown value. */
+export const NOTICES_POLICY = "guardrails-notices";
+
+/**
+ * @pulumi/policy hands policies a proxy that throws on unknown values, which
+ * CrossGuard turns into an advisory note even for mandatory policies. The rules
+ * need to see unknowns to fail closed, so they read the proxy's target, where
+ * unknowns are the engine's sentinel values.
+ */
+export function rawProps(props: unknown): unknown {
+    if (props === null || typeof props !== "object") return props;
+    const target = (props as Record<string, unknown>)["__getSpecialProxyTarget"];
+    return target ?? props;
+}
+
+function evaluateResource(args: ResourceValidationArgs, rules: readonly Rule[], config: GuardConfig, now: () => Date): Evaluation {
+    const objects = fromPulumi(args.type, rawProps(args.props), args.urn);
+    return evaluate(objects, rules, config, { annotations: true, now: now() });
+}
+
+/** One CrossGuard policy per rule, plus the advisory notices policy. */
+export function packPolicies(rules: readonly Rule[], config: GuardConfig, now: () => Date = () => new Date()): ResourceValidationPolicy[] {
+    const perRule: ResourceValidationPolicy[] = rules.map((rule) => ({
+        name: rule.id,
+        description: rule.description,
+        enforcementLevel: rule.enforcementLevel,
+        validateResource: (args: ResourceValidationArgs, report: ReportViolation) => {
+            for (const v of evaluateResource(args, [rule], config, now).violations) {
+                // A downgraded unknown shows up under the notices policy instead.
+                if (v.enforcementLevel === rule.enforcementLevel) report(`${v.message}. Fix: ${v.remediation}`);
+            }
+        },
+    }));
+    const notices: ResourceValidationPolicy = {
+        name: NOTICES_POLICY,
+        description: "Lists every applied guardrail exemption (with its reason) and every unknown value reported as advisory.",
+        enforcementLevel: "advisory",
+        validateResource: (args: ResourceValidationArgs, report: ReportViolation) => {
+            const { violations, exemptions } = evaluateResource(args, rules, config, now);
+            for (const e of exemptions) {
+                report(`${e.kind} ${e.namespace ? `${e.namespace}/` : ""}${e.name} is exempt from ${e.policy} by ${e.source === "platform" ? "the platform list" : "annotation"}${e.expires ? ` until ${e.expires}` : ""}: ${e.reason}`);
+            }
+            for (const v of violations) {
+                if (v.unknown && v.enforcementLevel === "advisory") report(`[${v.policy}] ${v.message}`);
+            }
+        },
+    };
+    return [...perRule, notices];
+}

@@ -1,0 +1,69 @@
+import { readFileSync } from "node:fs";
+import { parse } from "yaml";
+import { z } from "zod";
+import { formatIssues } from "../../components/config/problems";
+
+/** One platform-owned exemption: a named object may break the named rules, for a reason, maybe until a date. */
+const exemptionSchema = z
+    .object({
+        kind: z.string().min(1),
+        /** Omit for cluster-scoped objects. */
+        namespace: z.string().min(1).optional(),
+        name: z.string().min(1),
+        policies: z.array(z.string().min(1)).min(1),
+        reason: z.string().trim().min(1, { error: "is empty: every exemption says why it exists" }),
+        /** Last day the exemption applies (YYYY-MM-DD, UTC). */
+        expires: z.iso.date({ error: (i) => `${JSON.stringify(i.input)} is not a date: use YYYY-MM-DD` }).optional(),
+    })
+    .strict();
+
+const guardConfigSchema = z
+    .object({
+        /** How a value not known at preview counts: "mandatory" (default, fail closed) or "advisory". */
+        unknownValues: z.enum(["mandatory", "advisory"]).default("mandatory"),
+        exemptions: z.array(exemptionSchema).default([]),
+    })
+    .strict();
+
+export type PlatformExemption = z.infer<typeof exemptionSchema>;
+export type GuardConfig = z.infer<typeof guardConfigSchema>;
+
+export const DEFAULT_GUARD_CONFIG: GuardConfig = { unknownValues: "mandatory", exemptions: [] };
+
+/** A guard config that cannot be used; the message names the file and each bad field. */
+export class GuardConfigError extends Error {}
+
+/** Validates a parsed guard config; `source` names it in errors. Unknown rule IDs are errors too. */
+export function parseGuardConfig(raw: unknown, source: string, ruleIds: readonly string[]): GuardConfig {
+    const result = guardConfigSchema.safeParse(raw ?? {});
+    const problems = result.success ? [] : formatIssues(result.error.issues, raw, new Set());
+    if (result.success) {
+        result.data.exemptions.forEach((e, i) =>
+            e.policies.forEach((p, j) => {
+                if (!ruleIds.includes(p)) {
+                    problems.push(`exemptions[${i}].policies[${j}]: ${JSON.stringify(p)} is not a rule ID (known: ${ruleIds.join(", ")})`);
+                }
+            }),
+        );
+    }
+    if (problems.length > 0 || !result.success) {
+        throw new GuardConfigError(`${source}: ${problems.length} problem${problems.length === 1 ? "" : "s"}:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
+    }
+    return result.data;
+}
+
+export function loadGuardConfig(file: string, ruleIds: readonly string[]): GuardConfig {
+    let text: string;
+    try {
+        text = readFileSync(file, "utf8");
+    } catch (err) {
+        throw new GuardConfigError(`${file}: cannot read the guard config (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
+    }
+    let raw: unknown;
+    try {
+        raw = parse(text);
+    } catch (err) {
+        throw new GuardConfigError(`${file}: not valid YAML: ${(err as Error).message.split("\n")[0]}`);
+    }
+    return parseGuardConfig(raw, file, ruleIds);
+}

@@ -1,0 +1,46 @@
+import { posix } from "node:path";
+import { pathText, type PodSpecView } from "./pod-spec";
+import { read, readList, UNKNOWN, type Unknown } from "./unknown";
+
+/**
+ * A hostPath as the node sees it: `..`, `.` and doubled slashes resolved, no
+ * trailing slash, and /var/run folded into /run (a symlink on every current distro).
+ */
+export function normalizeHostPath(p: string): string {
+    let n = posix.normalize(p);
+    if (n.length > 1 && n.endsWith("/")) n = n.slice(0, -1);
+    if (n === "/var/run" || n.startsWith("/var/run/")) n = n.slice("/var".length);
+    return n;
+}
+
+export interface HostPathVolume {
+    readonly name: string;
+    readonly path: ReadonlyArray<string | number>;
+    /** Normalized host path, or UNKNOWN. */
+    readonly hostPath: string | Unknown;
+    readonly raw: string | Unknown;
+}
+
+/** The pod's hostPath volumes; UNKNOWN when the volume list itself is unknown. */
+export function hostPathVolumes(view: PodSpecView): HostPathVolume[] | Unknown {
+    if (view.spec === UNKNOWN) return UNKNOWN;
+    const volumes = readList(view.spec, "volumes");
+    if (volumes === UNKNOWN) return UNKNOWN;
+    const out: HostPathVolume[] = [];
+    volumes.forEach((v, i) => {
+        const hostPath = read(v, "hostPath");
+        if (hostPath === undefined || hostPath === null) return;
+        const name = read(v, "name");
+        const path = [...view.path, "volumes", i, "hostPath", "path"];
+        const raw = read(v, "hostPath", "path");
+        out.push({
+            name: typeof name === "string" ? name : `#${i}`,
+            path,
+            raw: raw === UNKNOWN ? UNKNOWN : String(raw),
+            hostPath: raw === UNKNOWN || hostPath === UNKNOWN ? UNKNOWN : normalizeHostPath(String(raw)),
+        });
+    });
+    return out;
+}
+
+export { pathText };

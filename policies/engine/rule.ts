@@ -1,0 +1,37 @@
+import type { KubeObject } from "./kube-object";
+import { pathText } from "./pod-spec";
+import { read, UNKNOWN } from "./unknown";
+
+export type EnforcementLevel = "mandatory" | "advisory";
+
+/** One thing wrong with one object. `detail` follows "<Kind> <ns>/<name>: " in the message. */
+export interface Finding {
+    readonly detail: string;
+    /** True when the finding exists because a value is not known yet (preview). */
+    readonly unknown: boolean;
+}
+
+/** A guardrail: the same object, ID and verdict in the pack, the CLI and admission. */
+export interface Rule {
+    /** Stable ID, `<scope>-<verb>-<what>`; also the policy name in the pack. */
+    readonly id: string;
+    readonly description: string;
+    /** What to do instead, shown with every violation. */
+    readonly remediation: string;
+    readonly enforcementLevel: EnforcementLevel;
+    check(obj: KubeObject): Finding[];
+}
+
+export function cannotProve(path: ReadonlyArray<string | number>, what: string): Finding {
+    return { detail: `cannot prove ${pathText(path)} ${what}: its value is not known until the update runs`, unknown: true };
+}
+
+/**
+ * A boolean switch in an object: a finding when it is `true` (or unknown),
+ * nothing when it is false or absent.
+ */
+export function flagFinding(obj: unknown, path: ReadonlyArray<string | number>, whenTrue: string): Finding[] {
+    const v = read(obj, ...path);
+    if (v === UNKNOWN) return [cannotProve(path, "is false")];
+    return v === true ? [{ detail: `${pathText(path)} is true; ${whenTrue}`, unknown: false }] : [];
+}

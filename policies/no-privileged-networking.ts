@@ -1,0 +1,52 @@
+import { containersOf, pathText, podSpecOf } from "./engine/pod-spec";
+import type { Finding, Rule } from "./engine/rule";
+import { cannotProve } from "./engine/rule";
+import { isUnknown, read, readList, UNKNOWN } from "./engine/unknown";
+
+/** Capabilities that let a container rewrite the node's network (or anything else). */
+export const FORBIDDEN_CAPABILITIES = ["NET_ADMIN", "NET_RAW", "SYS_ADMIN", "SYS_MODULE", "ALL"] as const;
+
+/** "cap_net_admin" and "NET_ADMIN" are the same capability to the runtime. */
+function normalizeCapability(c: string): string {
+    const upper = c.trim().toUpperCase();
+    return upper.startsWith("CAP_") ? upper.slice(4) : upper;
+}
+
+export const noPrivilegedNetworking: Rule = {
+    id: "no-privileged-networking",
+    description: "Containers must not run privileged or add NET_ADMIN, NET_RAW, SYS_ADMIN, SYS_MODULE or ALL capabilities.",
+    remediation: "Drop privileged and the added capabilities; Tailscale in userspace mode needs neither.",
+    enforcementLevel: "mandatory",
+    check(obj) {
+        const view = podSpecOf(obj);
+        if (view === undefined) return [];
+        const containers = containersOf(view);
+        if (containers === UNKNOWN) return [cannotProve([...view.path, "containers"], "are unprivileged")];
+        const findings: Finding[] = [];
+        for (const c of containers) {
+            if (c.container === UNKNOWN) {
+                findings.push(cannotProve(c.path, "is unprivileged"));
+                continue;
+            }
+            const privileged = read(c.container, "securityContext", "privileged");
+            const privPath = [...c.path, "securityContext", "privileged"];
+            if (privileged === UNKNOWN) findings.push(cannotProve(privPath, "is false"));
+            else if (privileged === true) {
+                findings.push({ detail: `container "${c.name}" sets ${pathText(privPath)}: true, which gives it the node's whole network stack`, unknown: false });
+            }
+            const addPath = [...c.path, "securityContext", "capabilities", "add"];
+            const added = readList(c.container, "securityContext", "capabilities", "add");
+            if (added === UNKNOWN) {
+                findings.push(cannotProve(addPath, "adds no forbidden capability"));
+                continue;
+            }
+            added.forEach((cap, i) => {
+                if (isUnknown(cap)) findings.push(cannotProve([...addPath, i], "is an allowed capability"));
+                else if (typeof cap === "string" && (FORBIDDEN_CAPABILITIES as readonly string[]).includes(normalizeCapability(cap))) {
+                    findings.push({ detail: `container "${c.name}" adds capability ${cap} (${pathText([...addPath, i])})`, unknown: false });
+                }
+            });
+        }
+        return findings;
+    },
+};

@@ -1,0 +1,63 @@
+import { hostPathVolumes } from "./engine/host-path";
+import { containersOf, pathText, podSpecOf } from "./engine/pod-spec";
+import type { Finding, Rule } from "./engine/rule";
+import { cannotProve } from "./engine/rule";
+import { envValue, isTailscaleContainer } from "./engine/tailscale";
+import { read, readList, UNKNOWN } from "./engine/unknown";
+
+/** Tailscale inside the cluster runs in userspace mode with in-pod state: no tun device, nothing on the host. */
+export const tailscaleUserspaceOnly: Rule = {
+    id: "tailscale-userspace-only",
+    description: "Tailscale containers must run in userspace mode (TS_USERSPACE not false), without /dev/net/tun or host-path state.",
+    remediation:
+        "Leave TS_USERSPACE unset (it defaults to true), drop the tun device, and keep state in memory (TS_KUBE_SECRET=\"\") " +
+        "or in a Kubernetes Secret; components/network's EgressGateway does all three.",
+    enforcementLevel: "mandatory",
+    check(obj) {
+        const view = podSpecOf(obj);
+        if (view === undefined) return [];
+        const containers = containersOf(view);
+        if (containers === UNKNOWN) return [cannotProve([...view.path, "containers"], "run Tailscale in userspace mode")];
+        const volumes = hostPathVolumes(view);
+        const findings: Finding[] = [];
+        for (const c of containers) {
+            if (c.container === UNKNOWN) {
+                findings.push(cannotProve(c.path, "runs Tailscale in userspace mode"));
+                continue;
+            }
+            if (!isTailscaleContainer(c.container)) continue;
+            const userspace = envValue(c.container, "TS_USERSPACE");
+            if (userspace === UNKNOWN) {
+                findings.push({ detail: `cannot prove container "${c.name}" keeps TS_USERSPACE true: its value is not known until the update runs (or comes from a Secret/ConfigMap)`, unknown: true });
+            } else if (userspace !== undefined && /^(false|0|no|off)$/i.test(userspace.trim())) {
+                findings.push({ detail: `container "${c.name}" sets TS_USERSPACE=${userspace}: kernel mode rewrites the node's routes and firewall`, unknown: false });
+            }
+            const mounts = readList(c.container, "volumeMounts");
+            if (mounts === UNKNOWN) {
+                findings.push(cannotProve([...c.path, "volumeMounts"], "mount nothing from the host"));
+                continue;
+            }
+            mounts.forEach((m, i) => {
+                const mountPath = read(m, "mountPath");
+                const mountRef = pathText([...c.path, "volumeMounts", i]);
+                if (mountPath === "/dev/net/tun") {
+                    findings.push({ detail: `container "${c.name}" mounts /dev/net/tun (${mountRef}): the tun device is kernel mode`, unknown: false });
+                    return;
+                }
+                if (volumes === UNKNOWN) {
+                    findings.push(cannotProve([...view.path, "volumes"], "back this mount with no host path"));
+                    return;
+                }
+                const hostVolume = volumes.find((v) => v.name === read(m, "name"));
+                if (hostVolume !== undefined) {
+                    const host = hostVolume.raw === UNKNOWN ? "an unknown host path" : `host path ${JSON.stringify(hostVolume.raw)}`;
+                    findings.push({
+                        detail: `container "${c.name}" mounts ${host} at ${String(mountPath)} (${mountRef}): Tailscale state on the host outlives the pod`,
+                        unknown: hostVolume.raw === UNKNOWN,
+                    });
+                }
+            });
+        }
+        return findings;
+    },
+};

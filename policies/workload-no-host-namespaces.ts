@@ -1,0 +1,25 @@
+import type { Finding, Rule } from "./engine/rule";
+import { cannotProve, flagFinding } from "./engine/rule";
+import { podSpecOf } from "./engine/pod-spec";
+import { UNKNOWN } from "./engine/unknown";
+
+const NAMESPACE_NAMES: Record<string, string> = { hostPID: "process (PID)", hostIPC: "IPC", hostNetwork: "network" };
+
+/** Host PID/IPC namespaces for any workload, and the host network outside DaemonSets (which has its own rule). */
+export const workloadNoHostNamespaces: Rule = {
+    id: "workload-no-host-namespaces",
+    description: "Pods must not share the host's PID or IPC namespace, nor (outside DaemonSets) its network namespace.",
+    remediation: "Remove hostPID, hostIPC and hostNetwork; a workload that needs the host belongs in the node rollout, not in a pod.",
+    enforcementLevel: "mandatory",
+    check(obj) {
+        const view = podSpecOf(obj);
+        if (view === undefined) return [];
+        const fields = obj.kind === "DaemonSet" ? ["hostPID", "hostIPC"] : ["hostPID", "hostIPC", "hostNetwork"];
+        if (view.spec === UNKNOWN) return fields.map((f) => cannotProve([...view.path, f], "is false"));
+        const findings: Finding[] = [];
+        for (const f of fields) {
+            findings.push(...flagFinding(obj.body, [...view.path, f], `the pod shares the node's ${NAMESPACE_NAMES[f]} namespace`));
+        }
+        return findings;
+    },
+};
