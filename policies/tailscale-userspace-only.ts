@@ -11,7 +11,7 @@ export const tailscaleUserspaceOnly: Rule = {
     description: "Tailscale containers must run in userspace mode (TS_USERSPACE not false), without /dev/net/tun or host-path state.",
     remediation:
         "Leave TS_USERSPACE unset (it defaults to true), drop the tun device, and keep state in memory (TS_KUBE_SECRET=\"\") " +
-        "or in a Kubernetes Secret; components/network's EgressGateway does all three.",
+        "or in a Kubernetes Secret.",
     enforcementLevel: "mandatory",
     check(obj) {
         const view = podSpecOf(obj);
