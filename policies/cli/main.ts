@@ -40,7 +40,8 @@ export function main(argv: readonly string[], io: GuardIo): number {
             strict: true,
         });
     } catch (err) {
-        io.stderr(`oceanid-guard: ${(err as Error).message}\n${USAGE}\n`);
+        // Node's messages go on with advice about "--"; the first sentence is the point.
+        io.stderr(`oceanid-guard: ${(err as Error).message.split(". ")[0]}\n${USAGE}\n`);
         return 2;
     }
     const { values, positionals } = parsed;
