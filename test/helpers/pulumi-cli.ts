@@ -1,5 +1,5 @@
 import { spawnSync } from "node:child_process";
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseDocument } from "yaml";
@@ -25,18 +25,34 @@ export class Workspace {
     readonly dir = mkdtempSync(join(tmpdir(), "oceanid-e2e-"));
     readonly backend = join(this.dir, "state");
     readonly configFile: string;
+    /** Where pulumi runs: the repo root, or a scratch copy of a fixture project. */
+    readonly cwd: string;
 
+    /**
+     * @param project a Pulumi project directory to copy into the scratch space
+     *   (its stack files get written there); defaults to the repo itself.
+     */
     constructor(
         readonly stack: string,
         readonly passphrase = "oceanid-dev-only",
-        sourceStack = stack,
+        sourceStack: string = stack,
+        project?: string,
     ) {
         if (!existsSync(join(TOOLS_BIN, "pulumi"))) {
             throw new Error("the Pulumi CLI is not in .tools/bin: run `npm run setup` first");
         }
         mkdirSync(this.backend);
-        this.configFile = join(this.dir, `Pulumi.${stack}.yaml`);
-        cpSync(join(ROOT, `Pulumi.${sourceStack}.yaml`), this.configFile);
+        if (project === undefined) {
+            this.cwd = ROOT;
+            this.configFile = join(this.dir, `Pulumi.${stack}.yaml`);
+            cpSync(join(ROOT, `Pulumi.${sourceStack}.yaml`), this.configFile);
+        } else {
+            this.cwd = join(this.dir, "project");
+            cpSync(project, this.cwd, { recursive: true });
+            symlinkSync(join(ROOT, "node_modules"), join(this.cwd, "node_modules"));
+            this.configFile = join(this.cwd, `Pulumi.${stack}.yaml`);
+            if (!existsSync(this.configFile)) writeFileSync(this.configFile, "config: {}\n");
+        }
         const init = this.pulumi(["stack", "init", stack, "--secrets-provider", "passphrase"]);
         if (init.code !== 0) throw new Error(`stack init failed: ${init.output}`);
     }
@@ -48,11 +64,12 @@ export class Workspace {
         writeFileSync(this.configFile, doc.toString());
     }
 
-    /** Runs the project's pulumi with this workspace's backend, offline, from the repo root. */
+    /** Runs the project's pulumi with this workspace's backend, offline. */
     pulumi(args: string[], extraEnv: Record<string, string> = {}): CliResult {
-        const withConfig = args[0] === "stack" ? args : [...args, "--stack", this.stack, "--config-file", this.configFile];
+        const runsProgram = ["preview", "up", "destroy", "refresh"].includes(args[0]);
+        const withConfig = runsProgram ? [...args, "--stack", this.stack, "--config-file", this.configFile] : args;
         const r = spawnSync(join(TOOLS_BIN, "pulumi"), [...withConfig, "--non-interactive", "--color", "never"], {
-            cwd: ROOT,
+            cwd: this.cwd,
             encoding: "utf8",
             env: {
                 ...process.env,

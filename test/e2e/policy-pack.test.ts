@@ -1,0 +1,90 @@
+// The policy pack in the real engine: the dev stack passes, the incident's
+// DaemonSet is stopped before anything is written, and analyze reads a state file.
+import { existsSync, readdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { beforeAll, describe, expect, it } from "vitest";
+import { Workspace } from "../helpers/pulumi-cli";
+import { ROOT } from "../helpers/stack-file";
+
+const PACK = join(ROOT, "policies");
+const CI_POLICY_CONFIG = join(ROOT, ".ci", "policy-config.json");
+
+describe("real engine + policy pack: the dev stack", () => {
+    let ws: Workspace;
+    beforeAll(() => {
+        ws = new Workspace("dev");
+        ws.editConfig(["oceanid:kubernetes", "renderDir"], join(ws.dir, "rendered"));
+    });
+
+    it("previews clean with the pack and CI's pinned pack config", () => {
+        const r = ws.pulumi(["preview", "--policy-pack", PACK, "--policy-pack-config", CI_POLICY_CONFIG]);
+        expect(r.code, r.output).toBe(0);
+        expect(r.output).toContain("✅ oceanid-guardrails@v0.1.0");
+    });
+
+    it("`pulumi policy analyze` checks an exported state file without a provider", () => {
+        expect(ws.pulumi(["up", "--yes", "--skip-preview"]).code).toBe(0);
+        const state = join(ws.dir, "state.json");
+        const exported = ws.pulumi(["stack", "export", "--file", state, "--stack", "dev"]);
+        expect(exported.code, exported.output).toBe(0);
+        const r = ws.pulumi(["policy", "analyze", "--file", state, "--policy-pack", PACK]);
+        expect(r.code, r.output).toBe(0);
+        expect(r.output).toContain("oceanid-guardrails");
+    });
+});
+
+describe("real engine + policy pack: the incident's DaemonSet", () => {
+    let ws: Workspace;
+    let renderDir: string;
+    beforeAll(() => {
+        ws = new Workspace("incident", "incident-replay-passphrase", undefined, join(ROOT, "test", "fixtures", "incident-stack"));
+        renderDir = join(ws.dir, "rendered");
+        ws.editConfig(["incident-replay:renderDir"], renderDir);
+        ws.editConfig(["incident-replay:manifest"], join(ROOT, "test", "fixtures", "incident", "tailscale-daemonset.yaml"));
+    });
+
+    it("preview fails with daemonset-no-host-network as a mandatory violation", () => {
+        const r = ws.pulumi(["preview", "--policy-pack", PACK]);
+        expect(r.code).not.toBe(0);
+        expect(r.output).toMatch(/\[mandatory\] {2}daemonset-no-host-network/);
+        expect(r.output).toContain("DaemonSet tailscale/tailscale-worker: spec.template.spec.hostNetwork is true");
+        for (const id of ["workload-no-host-namespaces", "no-host-path-network-state", "no-privileged-networking", "tailscale-userspace-only"]) {
+            expect(r.output).toContain(`[mandatory]  ${id}`);
+        }
+    });
+
+    it("up is refused and nothing is deployed", () => {
+        const r = ws.pulumi(["up", "--yes", "--policy-pack", PACK]);
+        expect(r.code).not.toBe(0);
+        expect(r.output).toMatch(/\[mandatory\] {2}daemonset-no-host-network/);
+        const rendered = existsSync(renderDir) ? readdirSync(renderDir, { recursive: true }).map(String) : [];
+        expect(rendered.filter((f) => f.includes("daemonset"))).toEqual([]);
+        const stack = ws.pulumi(["stack", "--show-urns", "--stack", "incident"]);
+        expect(stack.output).not.toContain("kubernetes:apps/v1:DaemonSet");
+    });
+
+    it("analyze finds it in a state file too", () => {
+        const state = join(ws.dir, "incident-state.json");
+        writeFileSync(state, JSON.stringify(incidentState()));
+        const r = ws.pulumi(["policy", "analyze", "--file", state, "--policy-pack", PACK]);
+        expect(r.code).not.toBe(0);
+        expect(r.output).toMatch(/daemonset-no-host-network/);
+    });
+});
+
+/** A minimal `pulumi stack export` document holding the incident's DaemonSet. */
+function incidentState() {
+    const urn = "urn:pulumi:incident::incident-replay::kubernetes:apps/v1:DaemonSet::tailscale-worker";
+    const spec = { template: { spec: { hostNetwork: true, containers: [{ name: "tailscale", image: "tailscale/tailscale:latest" }] } } };
+    const inputs = { apiVersion: "apps/v1", kind: "DaemonSet", metadata: { name: "tailscale-worker", namespace: "tailscale" }, spec };
+    return {
+        version: 3,
+        deployment: {
+            manifest: { time: "2025-10-13T15:19:00Z", magic: "", version: "v3.259.0" },
+            resources: [
+                { urn: "urn:pulumi:incident::incident-replay::pulumi:pulumi:Stack::incident-replay-incident", custom: false, type: "pulumi:pulumi:Stack" },
+                { urn, custom: true, id: "tailscale/tailscale-worker", type: "kubernetes:apps/v1:DaemonSet", inputs, outputs: inputs },
+            ],
+        },
+    };
+}
