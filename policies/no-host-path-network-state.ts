@@ -35,7 +35,8 @@ export function protectedMatch(hostPath: string): string | undefined {
 
 export const noHostPathNetworkState: Rule = {
     id: "no-host-path-network-state",
-    description: "Pods must not mount host directories that hold node networking or cluster state (Tailscale, CNI, Flannel, k3s, /proc, /sys, /).",
+    description:
+        "Pods must not mount host directories that hold node networking or cluster state (Tailscale, CNI, Flannel, k3s, /proc, /sys, /), nor host paths that climb with \"..\".",
     remediation:
         "Keep state inside the pod (emptyDir, or a Secret for Tailscale's state) and leave the node's network files to the node; " +
         "Tailscale runs in userspace mode without /dev/net/tun.",
@@ -52,7 +53,12 @@ export const noHostPathNetworkState: Rule = {
                 continue;
             }
             const match = protectedMatch(v.hostPath);
-            if (match !== undefined) {
+            if (match === undefined && v.raw !== UNKNOWN && v.raw.split("/").includes("..")) {
+                findings.push({
+                    detail: `volume "${v.name}" mounts host path ${JSON.stringify(v.raw)} (${pathText(v.path)}), which climbs with "..": write the path without it`,
+                    unknown: false,
+                });
+            } else if (match !== undefined) {
                 findings.push({
                     detail: `volume "${v.name}" mounts host path ${JSON.stringify(v.raw)} (${pathText(v.path)}), which matches the protected host path ${match}: ` +
                         "node network and cluster state survive the pod and break the node when they go wrong",

@@ -75,7 +75,14 @@ export function parseManifests(text: string, file: string): { objects: KubeObjec
             errors.push({ file, line, message: `document ${index + 1} is ${isSeq(node) ? "a list" : "a scalar"}, not a Kubernetes object` });
             return;
         }
-        const value = doc.toJS({ maxAliasCount: 100 }) as Record<string, unknown>;
+        let value: Record<string, unknown>;
+        try {
+            // Aliases to missing anchors and alias bombs only fail here, not in parsing.
+            value = doc.toJS({ maxAliasCount: 100 }) as Record<string, unknown>;
+        } catch (err) {
+            errors.push({ file, line, message: `document ${index + 1} cannot be read: ${(err as Error).message.split("\n")[0]}` });
+            return;
+        }
         if (typeof value.apiVersion !== "string" || typeof value.kind !== "string") {
             errors.push({ file, line, message: `document ${index + 1} has no apiVersion/kind: not a Kubernetes manifest` });
             return;

@@ -1,4 +1,3 @@
-import { parse as parseShell } from "shell-quote";
 import { isUnknown, read, readList, UNKNOWN, type Unknown } from "./unknown";
 
 /**
@@ -37,33 +36,41 @@ export interface ExitNodeSetting {
     readonly where: string;
 }
 
+/** How many `--exit-node` flags per separator form are read (the admission CEL reads the same number). */
+export const MAX_EXIT_NODE_FLAGS = 3;
+
+/**
+ * The values given to --exit-node in one argument string. containerboot splits
+ * TS_EXTRA_ARGS on white space without shell quoting, so this does too: the
+ * value is the word after `--exit-node=` or after `--exit-node `. The admission
+ * policy's CEL runs this same split (components/admission/guardrail-cel.ts).
+ */
+export function exitNodeValues(args: string): string[] {
+    const padded = ` ${args} `;
+    const values: string[] = [];
+    for (const sep of [" --exit-node=", " --exit-node "]) {
+        const parts = padded.split(sep);
+        for (let i = 1; i < parts.length && i <= MAX_EXIT_NODE_FLAGS; i++) values.push(parts[i].split(" ")[0]);
+    }
+    return values;
+}
+
 /** Every exit node the container asks for: TS_EXTRA_ARGS, TS_EXIT_NODE, and its command line. */
 export function exitNodeSettings(container: unknown): ExitNodeSetting[] {
     const out: ExitNodeSetting[] = [];
     const extra = envValue(container, "TS_EXTRA_ARGS");
     if (extra === UNKNOWN) out.push({ value: UNKNOWN, where: "TS_EXTRA_ARGS" });
-    else if (extra !== undefined) out.push(...fromArgs(shellWords(extra), "TS_EXTRA_ARGS"));
+    else if (extra !== undefined) out.push(...exitNodeValues(extra).map((value) => ({ value, where: "TS_EXTRA_ARGS" })));
     const direct = envValue(container, "TS_EXIT_NODE");
     if (direct !== undefined) out.push({ value: direct, where: "TS_EXIT_NODE" });
     for (const field of ["command", "args"] as const) {
         const list = readList(container, field);
-        if (list === UNKNOWN) continue;
-        const words = list.flatMap((w) => (isUnknown(w) ? [] : typeof w === "string" ? shellWords(w) : []));
-        out.push(...fromArgs(words, field));
+        if (list === UNKNOWN) {
+            out.push({ value: UNKNOWN, where: field });
+            continue;
+        }
+        const words = list.filter((w): w is string => typeof w === "string" && !isUnknown(w));
+        out.push(...exitNodeValues(words.join(" ")).map((value) => ({ value, where: field })));
     }
-    return out;
-}
-
-/** Splits a string the way a shell would (quotes, escapes); operators are dropped. */
-function shellWords(s: string): string[] {
-    return parseShell(s).filter((w): w is string => typeof w === "string");
-}
-
-function fromArgs(words: string[], where: string): ExitNodeSetting[] {
-    const out: ExitNodeSetting[] = [];
-    words.forEach((w, i) => {
-        if (w.startsWith("--exit-node=")) out.push({ value: w.slice("--exit-node=".length), where });
-        else if (w === "--exit-node" && i + 1 < words.length) out.push({ value: words[i + 1], where });
-    });
     return out;
 }

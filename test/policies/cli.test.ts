@@ -151,3 +151,11 @@ describe("the installed bin", () => {
         expect(JSON.parse(r.stdout).summary.mandatory).toBe(11);
     });
 });
+
+describe("inputs the fuzzer found", () => {
+    it("an alias to a missing anchor is an input error, not a crash", () => {
+        const run = runCliArgs(["-"], "apiVersion: *a");
+        expect(run.code).toBe(2);
+        expect(run.stderr).toMatch(/^oceanid-guard: <stdin>:1: document 1 /);
+    });
+});
