@@ -2,11 +2,15 @@
 // the raw values to parseStackConfig and builds the components from the result.
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
+import { join } from "node:path";
+import { GuardrailsAdmission } from "./components/admission/guardrails-admission";
 import { StackConfigError } from "./components/config/problems";
 import { parseStackConfig, SECRET_NAMES, type StackSettings } from "./components/config/stack-config";
 import { ClusterNode } from "./components/nodes/cluster-node";
 import { rolloutOrder } from "./components/nodes/rollout-order";
 import { kubernetesProviderArgs } from "./components/platform/kubernetes-provider";
+import { loadGuardConfig } from "./policies/engine/guard-config";
+import { RULES } from "./policies/rules";
 
 const config = new pulumi.Config("oceanid");
 
@@ -41,6 +45,10 @@ const provider = new k8s.Provider(
 for (const node of settings.nodes) {
     new ClusterNode(node.name, { node, provider });
 }
+
+// The same guardrails as the policy pack, enforced by the API server itself.
+const guard = loadGuardConfig(join(__dirname, "policies", "guard-config.yaml"), RULES.map((r) => r.id));
+new GuardrailsAdmission("oceanid-guardrails", { config: guard, excludedNamespaces: guard.admissionExcludedNamespaces, provider });
 
 export const nodes = settings.nodes.map((n) => ({ name: n.name, role: n.role, k3sVersion: n.k3sVersion, canary: n.canary }));
 export const nodeRolloutOrder = rolloutOrder(settings.nodes).map((n) => n.name);

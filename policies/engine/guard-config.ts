@@ -22,13 +22,14 @@ const guardConfigSchema = z
         /** How a value not known at preview counts: "mandatory" (default, fail closed) or "advisory". */
         unknownValues: z.enum(["mandatory", "advisory"]).default("mandatory"),
         exemptions: z.array(exemptionSchema).default([]),
+        /** Namespaces the in-cluster admission binding skips (k3s's own system pods live in kube-system). */
+        admissionExcludedNamespaces: z.array(z.string().min(1)).default([]),
     })
     .strict();
 
 export type PlatformExemption = z.infer<typeof exemptionSchema>;
 export type GuardConfig = z.infer<typeof guardConfigSchema>;
 
-export const DEFAULT_GUARD_CONFIG: GuardConfig = { unknownValues: "mandatory", exemptions: [] };
 
 /** A guard config that cannot be used; the message names the file and each bad field. */
 export class GuardConfigError extends Error {}

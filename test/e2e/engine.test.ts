@@ -2,6 +2,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
+import { parse } from "yaml";
 import { Workspace } from "../helpers/pulumi-cli";
 
 describe("real engine: the dev stack", () => {
@@ -15,7 +16,7 @@ describe("real engine: the dev stack", () => {
         const r = ws.pulumi(["preview"]);
         expect(r.output).toContain("+  oceanid:nodes:ClusterNode calypso create");
         expect(r.output).toContain("+  kubernetes:core/v1:NodePatch calypso-labels create");
-        expect(r.output).toMatch(/Resources:\s+\+ 8 to create/);
+        expect(r.output).toMatch(/Resources:\s+\+ 11 to create/);
         expect(r.code).toBe(0);
     });
 
@@ -28,6 +29,10 @@ describe("real engine: the dev stack", () => {
         expect(text).toContain("oceanid.io/gpu: \"true\"");
         expect(text).toContain("key: nvidia.com/gpu");
         expect(text).toContain("effect: NoSchedule");
+        const vap = join(ws.dir, "rendered", "1-manifest", "admissionregistration.k8s.io_v1-validatingadmissionpolicy-default-oceanid-guardrails.yaml");
+        const rendered = parse(readFileSync(vap, "utf8"));
+        expect(rendered.kind).toBe("ValidatingAdmissionPolicy");
+        expect(rendered.spec.validations[0].message).toMatch(/^daemonset-no-host-network: DaemonSet pods must not use hostNetwork: true/);
     });
 });
 

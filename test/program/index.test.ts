@@ -33,6 +33,24 @@ describe("index.ts on the dev stack", () => {
         expect(patch("srv712429").inputs.spec.taints).toEqual([]);
     });
 
+    it("deploys the guardrails admission policy with a Deny+Audit binding that skips kube-system", () => {
+        expect(byType("oceanid:guardrails:Admission").map((r) => r.name)).toEqual(["oceanid-guardrails"]);
+        const [policy] = byType("kubernetes:admissionregistration.k8s.io/v1:ValidatingAdmissionPolicy");
+        expect(policy.name).toBe("oceanid-guardrails-policy");
+        expect(policy.inputs.spec.failurePolicy).toBe("Fail");
+        expect(policy.inputs.spec.validations.map((v: { message: string }) => v.message.split(":")[0])).toEqual([
+            "daemonset-no-host-network",
+            "workload-no-host-namespaces",
+            "no-host-path-network-state",
+            "no-privileged-networking",
+            "tailscale-exit-node-by-ip",
+            "tailscale-userspace-only",
+        ]);
+        const [binding] = byType("kubernetes:admissionregistration.k8s.io/v1:ValidatingAdmissionPolicyBinding");
+        expect(binding.inputs.spec.validationActions).toEqual(["Deny", "Audit"]);
+        expect(binding.inputs.spec.matchResources.namespaceSelector.matchExpressions[0].values).toEqual(["kube-system"]);
+    });
+
     it("exports the rollout order: server, canary, then the other agents", () => {
         expect(program.nodeRolloutOrder).toEqual(["srv712429", "srv712695", "calypso"]);
         expect(program.kubernetesTarget).toBe("render:rendered/dev");

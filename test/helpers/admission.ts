@@ -1,0 +1,38 @@
+import { evaluate } from "@marcbachmann/cel-js";
+import { admissionManifests } from "../../components/admission/guardrails-admission";
+import { POD_CARRYING_KINDS } from "../../policies/engine/pod-spec";
+import type { Obj } from "../fixtures/guard-cases";
+import { guardConfig, NOW } from "./gates";
+
+/** What the API server would be sent: a List's items one by one. */
+function asApplied(obj: Obj): Obj[] {
+    if (typeof obj.kind === "string" && obj.kind.endsWith("List") && Array.isArray(obj.items)) {
+        const itemKind = obj.kind === "List" ? undefined : obj.kind.slice(0, -4);
+        return obj.items.flatMap((i: Obj) => asApplied({ apiVersion: obj.apiVersion, kind: itemKind, ...i }));
+    }
+    return [obj];
+}
+
+/**
+ * Gate 3: the ValidatingAdmissionPolicy's CEL, evaluated the way the API server
+ * does (variables in order, then each validation), with a CEL library: the set
+ * of rule IDs whose validation denies the objects.
+ */
+export function admissionDenials(objects: Obj[], exemptions: Obj[] = []): { denied: string[]; messages: string[] } {
+    const { policy } = admissionManifests("guardrails", { config: guardConfig(exemptions), now: NOW });
+    const denied: string[] = [];
+    const messages: string[] = [];
+    for (const object of objects.flatMap(asApplied)) {
+        if (!POD_CARRYING_KINDS.includes(object.kind)) continue;
+        const variables: Record<string, unknown> = {};
+        for (const v of policy.spec.variables) variables[v.name] = evaluate(v.expression, { object, variables });
+        policy.spec.validations.forEach((v, i) => {
+            const ok = evaluate(v.expression, { object, variables });
+            if (ok !== true) {
+                denied.push(policy.spec.validations[i].message.split(":")[0]);
+                messages.push(v.message);
+            }
+        });
+    }
+    return { denied, messages };
+}
