@@ -5,7 +5,7 @@ import pulumi from "@pulumi/eslint-plugin";
 import tseslint from "typescript-eslint";
 
 export default tseslint.config(
-    { ignores: ["node_modules/", ".tools/", "rendered/", ".pulumi-state/", "**/*.mjs", "**/*.js"] },
+    { ignores: ["node_modules/", ".tools/", "rendered/", ".pulumi-state/", "**/*.mjs", "**/*.js", "**/*.cjs"] },
     ...tseslint.configs.recommended,
     {
         languageOptions: {
