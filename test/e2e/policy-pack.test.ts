@@ -72,6 +72,29 @@ describe("real engine + policy pack: the incident's DaemonSet", () => {
     });
 });
 
+describe("real engine + policy pack: other ways to declare it", () => {
+    const incidentWorkspace = (via: string) => {
+        const ws = new Workspace(`incident-${via}`, "incident-replay-passphrase", undefined, join(ROOT, "test", "fixtures", "incident-stack"));
+        ws.editConfig(["incident-replay:renderDir"], join(ws.dir, "rendered"));
+        ws.editConfig(["incident-replay:manifest"], join(ROOT, "test", "fixtures", "incident", "tailscale-daemonset.yaml"));
+        ws.editConfig(["incident-replay:via"], via);
+        return ws;
+    };
+
+    it("through a yaml/v2 ConfigGroup: the group's child DaemonSet is caught", () => {
+        const r = incidentWorkspace("configgroup").pulumi(["preview", "--policy-pack", PACK]);
+        expect(r.code).not.toBe(0);
+        expect(r.output).toMatch(/\[mandatory\] {2}daemonset-no-host-network {2}\(kubernetes:apps\/v1:DaemonSet: /);
+    });
+
+    it("with hostNetwork unknown at preview: a mandatory 'cannot prove', not a pass", () => {
+        const r = incidentWorkspace("unknown").pulumi(["preview", "--policy-pack", PACK]);
+        expect(r.code).not.toBe(0);
+        expect(r.output).toMatch(/\[mandatory\] {2}daemonset-no-host-network/);
+        expect(r.output).toContain("DaemonSet tailscale/tailscale-worker: cannot prove spec.template.spec.hostNetwork is false: its value is not known until the update runs");
+    });
+});
+
 /** A minimal `pulumi stack export` document holding the incident's DaemonSet. */
 function incidentState() {
     const urn = "urn:pulumi:incident::incident-replay::kubernetes:apps/v1:DaemonSet::tailscale-worker";
