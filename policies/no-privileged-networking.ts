@@ -1,6 +1,6 @@
-import { containersOf, pathText, podSpecOf } from "./engine/pod-spec";
+import { pathText } from "./engine/pod-spec";
 import type { Finding, Rule } from "./engine/rule";
-import { cannotProve } from "./engine/rule";
+import { cannotProve, containerFindings } from "./engine/rule";
 import { isUnknown, read, readList, UNKNOWN } from "./engine/unknown";
 
 /** Capabilities that let a container rewrite the node's network (or anything else). */
@@ -18,35 +18,24 @@ export const noPrivilegedNetworking: Rule = {
     remediation: "Drop privileged and the added capabilities; Tailscale in userspace mode needs neither.",
     enforcementLevel: "mandatory",
     check(obj) {
-        const view = podSpecOf(obj);
-        if (view === undefined) return [];
-        const containers = containersOf(view);
-        if (containers === UNKNOWN) return [cannotProve([...view.path, "containers"], "are unprivileged")];
-        const findings: Finding[] = [];
-        for (const c of containers) {
-            if (c.container === UNKNOWN) {
-                findings.push(cannotProve(c.path, "is unprivileged"));
-                continue;
-            }
-            const privileged = read(c.container, "securityContext", "privileged");
+        return containerFindings(obj, "is unprivileged", (c) => {
+            const findings: Finding[] = [];
             const privPath = [...c.path, "securityContext", "privileged"];
+            const privileged = read(c.container, "securityContext", "privileged");
             if (privileged === UNKNOWN) findings.push(cannotProve(privPath, "is false"));
             else if (privileged === true) {
                 findings.push({ detail: `container "${c.name}" sets ${pathText(privPath)}: true, which gives it the node's whole network stack`, unknown: false });
             }
             const addPath = [...c.path, "securityContext", "capabilities", "add"];
             const added = readList(c.container, "securityContext", "capabilities", "add");
-            if (added === UNKNOWN) {
-                findings.push(cannotProve(addPath, "adds no forbidden capability"));
-                continue;
-            }
+            if (added === UNKNOWN) return [...findings, cannotProve(addPath, "adds no forbidden capability")];
             added.forEach((cap, i) => {
                 if (isUnknown(cap)) findings.push(cannotProve([...addPath, i], "is an allowed capability"));
                 else if (typeof cap === "string" && (FORBIDDEN_CAPABILITIES as readonly string[]).includes(normalizeCapability(cap))) {
                     findings.push({ detail: `container "${c.name}" adds capability ${cap} (${pathText([...addPath, i])})`, unknown: false });
                 }
             });
-        }
-        return findings;
+            return findings;
+        });
     },
 };

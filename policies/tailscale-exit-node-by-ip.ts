@@ -1,7 +1,6 @@
 import { isTailscaleAddress } from "../components/config/addresses";
-import { containersOf, podSpecOf } from "./engine/pod-spec";
 import type { Finding, Rule } from "./engine/rule";
-import { cannotProve } from "./engine/rule";
+import { containerFindings } from "./engine/rule";
 import { exitNodeSettings, isTailscaleContainer } from "./engine/tailscale";
 import { UNKNOWN } from "./engine/unknown";
 
@@ -12,34 +11,24 @@ export const tailscaleExitNodeByIp: Rule = {
         "Name the exit node by its Tailscale IP ('tailscale ip -4' on the exit node), e.g. --exit-node=100.121.150.65, or use auto:any.",
     enforcementLevel: "mandatory",
     check(obj) {
-        const view = podSpecOf(obj);
-        if (view === undefined) return [];
-        const containers = containersOf(view);
-        if (containers === UNKNOWN) return [cannotProve([...view.path, "containers"], "set no exit node by name")];
-        const findings: Finding[] = [];
-        for (const c of containers) {
-            if (c.container === UNKNOWN) {
-                findings.push(cannotProve(c.path, "sets no exit node by name"));
-                continue;
-            }
-            if (!isTailscaleContainer(c.container)) continue;
-            for (const s of exitNodeSettings(c.container)) {
+        return containerFindings(obj, "sets no exit node by name", (c) => {
+            if (!isTailscaleContainer(c.container)) return [];
+            return exitNodeSettings(c.container).flatMap((s): Finding[] => {
                 if (s.value === UNKNOWN) {
-                    findings.push({
+                    return [{
                         detail: `cannot prove container "${c.name}" names its exit node by IP: ${s.where} is not known until the update runs (or comes from a Secret/ConfigMap)`,
                         unknown: true,
-                    });
-                } else if (s.value !== "" && s.value !== "auto:any" && !isTailscaleAddress(s.value)) {
-                    findings.push({
-                        detail:
-                            `container "${c.name}" sets --exit-node=${s.value} in ${s.where}; a name is not in the peer list when ` +
-                            `the container first starts, so tailscale rejects it ("invalid value for --exit-node"), and a non-Tailscale IP ` +
-                            "is never a peer: use the exit node's Tailscale IP or auto:any",
-                        unknown: false,
-                    });
+                    }];
                 }
-            }
-        }
-        return findings;
+                if (s.value === "" || s.value === "auto:any" || isTailscaleAddress(s.value)) return [];
+                return [{
+                    detail:
+                        `container "${c.name}" sets --exit-node=${s.value} in ${s.where}; a name is not in the peer list when ` +
+                        `the container first starts, so tailscale rejects it ("invalid value for --exit-node"), and a non-Tailscale IP ` +
+                        "is never a peer: use the exit node's Tailscale IP or auto:any",
+                    unknown: false,
+                }];
+            });
+        });
     },
 };

@@ -1,7 +1,7 @@
 import { hostPathVolumes } from "./engine/host-path";
-import { containersOf, pathText, podSpecOf } from "./engine/pod-spec";
+import { pathText } from "./engine/pod-spec";
 import type { Finding, Rule } from "./engine/rule";
-import { cannotProve } from "./engine/rule";
+import { cannotProve, containerFindings } from "./engine/rule";
 import { envValue, isTailscaleContainer } from "./engine/tailscale";
 import { read, readList, UNKNOWN } from "./engine/unknown";
 
@@ -14,18 +14,9 @@ export const tailscaleUserspaceOnly: Rule = {
         "or in a Kubernetes Secret.",
     enforcementLevel: "mandatory",
     check(obj) {
-        const view = podSpecOf(obj);
-        if (view === undefined) return [];
-        const containers = containersOf(view);
-        if (containers === UNKNOWN) return [cannotProve([...view.path, "containers"], "run Tailscale in userspace mode")];
-        const volumes = hostPathVolumes(view);
-        const findings: Finding[] = [];
-        for (const c of containers) {
-            if (c.container === UNKNOWN) {
-                findings.push(cannotProve(c.path, "runs Tailscale in userspace mode"));
-                continue;
-            }
-            if (!isTailscaleContainer(c.container)) continue;
+        return containerFindings(obj, "runs Tailscale in userspace mode", (c, pod) => {
+            if (!isTailscaleContainer(c.container)) return [];
+            const findings: Finding[] = [];
             const userspace = envValue(c.container, "TS_USERSPACE");
             if (userspace === UNKNOWN) {
                 findings.push({ detail: `cannot prove container "${c.name}" keeps TS_USERSPACE true: its value is not known until the update runs (or comes from a Secret/ConfigMap)`, unknown: true });
@@ -33,10 +24,8 @@ export const tailscaleUserspaceOnly: Rule = {
                 findings.push({ detail: `container "${c.name}" sets TS_USERSPACE=${userspace}: kernel mode rewrites the node's routes and firewall`, unknown: false });
             }
             const mounts = readList(c.container, "volumeMounts");
-            if (mounts === UNKNOWN) {
-                findings.push(cannotProve([...c.path, "volumeMounts"], "mount nothing from the host"));
-                continue;
-            }
+            if (mounts === UNKNOWN) return [...findings, cannotProve([...c.path, "volumeMounts"], "mount nothing from the host")];
+            const volumes = hostPathVolumes(pod);
             mounts.forEach((m, i) => {
                 const mountPath = read(m, "mountPath");
                 const mountRef = pathText([...c.path, "volumeMounts", i]);
@@ -45,7 +34,7 @@ export const tailscaleUserspaceOnly: Rule = {
                     return;
                 }
                 if (volumes === UNKNOWN) {
-                    findings.push(cannotProve([...view.path, "volumes"], "back this mount with no host path"));
+                    findings.push(cannotProve([...pod.path, "volumes"], "back this mount with no host path"));
                     return;
                 }
                 const hostVolume = volumes.find((v) => v.name === read(m, "name"));
@@ -57,7 +46,7 @@ export const tailscaleUserspaceOnly: Rule = {
                     });
                 }
             });
-        }
-        return findings;
+            return findings;
+        });
     },
 };

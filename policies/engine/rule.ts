@@ -1,5 +1,5 @@
 import type { KubeObject } from "./kube-object";
-import { pathText } from "./pod-spec";
+import { containersOf, pathText, podSpecOf, type ContainerView, type PodSpecView } from "./pod-spec";
 import { read, UNKNOWN } from "./unknown";
 
 export type EnforcementLevel = "mandatory" | "advisory";
@@ -34,4 +34,21 @@ export function flagFinding(obj: unknown, path: ReadonlyArray<string | number>, 
     const v = read(obj, ...path);
     if (v === UNKNOWN) return [cannotProve(path, "is false")];
     return v === true ? [{ detail: `${pathText(path)} is true; ${whenTrue}`, unknown: false }] : [];
+}
+
+/**
+ * Runs `check` on every container (init, regular, ephemeral) of the object's
+ * pod spec. A container, or a whole list, that is not known yet becomes
+ * "cannot prove <path> <what>": unknown never passes.
+ */
+export function containerFindings(
+    obj: KubeObject,
+    what: string,
+    check: (container: ContainerView, pod: PodSpecView) => Finding[],
+): Finding[] {
+    const view = podSpecOf(obj);
+    if (view === undefined) return [];
+    const containers = containersOf(view);
+    if (containers === UNKNOWN) return [cannotProve([...view.path, "containers"], what)];
+    return containers.flatMap((c) => (c.container === UNKNOWN ? [cannotProve(c.path, what)] : check(c, view)));
 }
