@@ -6,6 +6,7 @@ import { join } from "node:path";
 import { GuardrailsAdmission } from "./components/admission/guardrails-admission";
 import { StackConfigError } from "./components/config/problems";
 import { parseStackConfig, SECRET_NAMES, type StackSettings } from "./components/config/stack-config";
+import { EgressGateway } from "./components/network/egress-gateway";
 import { ClusterNode } from "./components/nodes/cluster-node";
 import { rolloutOrder } from "./components/nodes/rollout-order";
 import { kubernetesProviderArgs } from "./components/platform/kubernetes-provider";
@@ -50,6 +51,26 @@ for (const node of settings.nodes) {
 const guard = loadGuardConfig(join(__dirname, "policies", "guard-config.yaml"), RULES.map((r) => r.id));
 new GuardrailsAdmission("oceanid-guardrails", { config: guard, excludedNamespaces: guard.admissionExcludedNamespaces, provider });
 
+// Egress through Tailscale from the pod network, never from the host's.
+const primaryAddress = (n: (typeof settings.nodes)[number]) => n.addresses.lan ?? n.addresses.public ?? n.addresses.tailscale!;
+const server = settings.nodes.find((n) => n.role === "server")!;
+const gateway = settings.egress.enabled
+    ? new EgressGateway("egress-gateway", {
+          exitNode: settings.egress.exitNode,
+          // Rendered manifests never hold the key: there the Secret is made outside Pulumi.
+          ...(settings.kubernetes.mode === "cluster" ? { authKey: config.requireSecret("tailscaleAuthKey") } : {}),
+          namespace: settings.egress.gatewayNamespace,
+          optInNamespaces: settings.egress.namespaces,
+          apiServerAccess: settings.egress.apiServerNamespaces,
+          apiServer: { address: primaryAddress(server) },
+          probeSources: settings.nodes.map(primaryAddress),
+          ...(settings.egress.image === undefined ? {} : { image: settings.egress.image }),
+          ...(settings.egress.imageDigest === undefined ? {} : { imageDigest: settings.egress.imageDigest }),
+          provider,
+      })
+    : undefined;
+
+export const egressProxyEnv = gateway?.proxyEnv;
 export const nodes = settings.nodes.map((n) => ({ name: n.name, role: n.role, k3sVersion: n.k3sVersion, canary: n.canary }));
 export const nodeRolloutOrder = rolloutOrder(settings.nodes).map((n) => n.name);
 export const kubernetesTarget = settings.kubernetes.mode === "render" ? `render:${settings.kubernetes.renderDir}` : "cluster";

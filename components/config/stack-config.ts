@@ -109,6 +109,20 @@ const egressSchema = z
         exitNode: z.string(),
         /** Namespaces whose egress is forced through the gateway. @default [] */
         namespaces: z.array(dnsLabel("namespace name")).default([]),
+        /** Opted-in namespaces whose pods may also reach the API server. @default [] */
+        apiServerNamespaces: z.array(dnsLabel("namespace name")).default([]),
+        /** Where the gateway runs. @default "egress-gateway" */
+        gatewayNamespace: dnsLabel("namespace name").default("egress-gateway"),
+        /** Gateway image with a pinned tag. @default "tailscale/tailscale:v1.102.3" */
+        image: z
+            .string()
+            .regex(/^[^\s@]+:[^\s@/:]+$/, { error: (i) => `${quote(i.input)} has no pinned tag: use e.g. tailscale/tailscale:v1.102.3` })
+            .optional(),
+        /** Image digest, pinned on top of the tag. */
+        imageDigest: z
+            .string()
+            .regex(/^sha256:[a-f0-9]{64}$/, { error: (i) => `${quote(i.input)} is not an image digest: use sha256:<64 hex digits>` })
+            .optional(),
     })
     .strict();
 
@@ -212,6 +226,7 @@ function crossFieldProblems(cfg: z.infer<typeof stackSchema>, secretsSet: RawSta
     }
 
     problems.push(...exitNodeProblems(cfg));
+    problems.push(...egressNamespaceProblems(cfg.egress));
     problems.push(...missingSecretProblems(cfg, secretsSet));
     return problems;
 }
@@ -247,6 +262,26 @@ function exitNodeProblems(cfg: z.infer<typeof stackSchema>): string[] {
     return [];
 }
 
+/** Namespaces k3s itself needs unrestricted; forcing them through the gateway would cut DNS and the control plane. */
+const SYSTEM_NAMESPACES = ["kube-system", "kube-public", "kube-node-lease"];
+
+function egressNamespaceProblems(egress: EgressConfig): string[] {
+    const problems: string[] = [];
+    egress.namespaces.forEach((ns, i) => {
+        if (SYSTEM_NAMESPACES.includes(ns)) {
+            problems.push(`egress.namespaces[${i}]: ${quote(ns)} is a system namespace; its pods need the cluster network, not the gateway`);
+        } else if (ns === egress.gatewayNamespace) {
+            problems.push(`egress.namespaces[${i}]: ${quote(ns)} is the gateway's own namespace; it cannot send its egress through itself`);
+        }
+    });
+    egress.apiServerNamespaces.forEach((ns, i) => {
+        if (!egress.namespaces.includes(ns)) {
+            problems.push(`egress.apiServerNamespaces[${i}]: ${quote(ns)} is not in egress.namespaces; only opted-in namespaces need an API server exception`);
+        }
+    });
+    return problems;
+}
+
 function missingSecretProblems(cfg: z.infer<typeof stackSchema>, secretsSet: RawStackConfig["secretsSet"]): string[] {
     const needed: Array<[SecretName, string]> = [];
     if (cfg.nodeAccess === "ssh") {
@@ -256,7 +291,7 @@ function missingSecretProblems(cfg: z.infer<typeof stackSchema>, secretsSet: Raw
     if (cfg.kubernetes.mode === "cluster") {
         needed.push(["kubeconfig", 'kubernetes.mode "cluster" deploys with it']);
     }
-    if (cfg.egress.enabled) {
+    if (cfg.egress.enabled && cfg.kubernetes.mode === "cluster") {
         needed.push(["tailscaleAuthKey", "the egress gateway joins the tailnet with it"]);
     }
     return needed
