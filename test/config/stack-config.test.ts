@@ -207,6 +207,46 @@ describe("parseStackConfig: the egress exit node", () => {
     });
 });
 
+describe("parseStackConfig: egress namespaces and image", () => {
+    it("refuses to force system namespaces or the gateway's own through the gateway", () => {
+        const raw = validRaw();
+        raw.egress.namespaces = ["apps", "kube-system", "egress-gateway"];
+        expect(problemsOf(raw)).toEqual([
+            'egress.namespaces[1]: "kube-system" is a system namespace; its pods need the cluster network, not the gateway',
+            'egress.namespaces[2]: "egress-gateway" is the gateway\'s own namespace; it cannot send its egress through itself',
+        ]);
+    });
+
+    it("allows API server access only for opted-in namespaces", () => {
+        const raw = validRaw();
+        raw.egress.apiServerNamespaces = ["workers"];
+        expect(problemsOf(raw)).toEqual([
+            'egress.apiServerNamespaces[0]: "workers" is not in egress.namespaces; only opted-in namespaces need an API server exception',
+        ]);
+    });
+
+    it("wants the image pinned by tag, and a digest that is a digest", () => {
+        const raw = validRaw();
+        raw.egress.image = "tailscale/tailscale";
+        raw.egress.imageDigest = "latest";
+        expect(problemsOf(raw)).toEqual([
+            'egress.image: "tailscale/tailscale" has no pinned tag: use e.g. tailscale/tailscale:v1.102.3',
+            'egress.imageDigest: "latest" is not an image digest: use sha256:<64 hex digits>',
+        ]);
+    });
+
+    it("needs the auth key only where the gateway is deployed to a cluster", () => {
+        const raw = validRaw();
+        raw.secretsSet = { sshPrivateKey: true, k3sToken: true };
+        expect(problemsOf(raw)).toEqual([]);
+        raw.kubernetes = { mode: "cluster" };
+        raw.secretsSet = { sshPrivateKey: true, k3sToken: true, kubeconfig: true };
+        expect(problemsOf(raw)).toEqual([
+            "tailscaleAuthKey: not set; the egress gateway joins the tailnet with it: pulumi config set --secret oceanid:tailscaleAuthKey (value on stdin)",
+        ]);
+    });
+});
+
 describe("parseStackConfig: secrets and targets", () => {
     it("names every missing secret and how to set it", () => {
         const raw = validRaw();

@@ -1,5 +1,5 @@
 // Drives the real Pulumi CLI (built by scripts/setup) over the bundled dev stack.
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { parse } from "yaml";
@@ -16,7 +16,7 @@ describe("real engine: the dev stack", () => {
         const r = ws.pulumi(["preview"]);
         expect(r.output).toContain("+  oceanid:nodes:ClusterNode calypso create");
         expect(r.output).toContain("+  kubernetes:core/v1:NodePatch calypso-labels create");
-        expect(r.output).toMatch(/Resources:\s+\+ 11 to create/);
+        expect(r.output).toMatch(/Resources:\s+\+ 20 to create/);
         expect(r.code).toBe(0);
     });
 
@@ -33,6 +33,24 @@ describe("real engine: the dev stack", () => {
         const rendered = parse(readFileSync(vap, "utf8"));
         expect(rendered.kind).toBe("ValidatingAdmissionPolicy");
         expect(rendered.spec.validations[0].message).toMatch(/^daemonset-no-host-network: DaemonSet pods must not use hostNetwork: true/);
+    });
+});
+
+describe("real engine: secrets", () => {
+    it("the dev stack's secret is in neither the rendered files, the state nor the output", () => {
+        const ws = new Workspace("dev");
+        ws.editConfig(["oceanid:kubernetes", "renderDir"], join(ws.dir, "rendered"));
+        const up = ws.pulumi(["up", "--yes", "--skip-preview"]);
+        expect(up.code, up.output).toBe(0);
+        const secret = ws.pulumi(["config", "get", "oceanid:tailscaleAuthKey", "--stack", "dev", "--config-file", ws.configFile]).stdout.trim();
+        expect(secret).toBe("dev-dummy-auth-key-not-a-real-credential");
+        const exported = ws.pulumi(["stack", "export", "--stack", "dev"]).stdout;
+        const files = readdirSync(join(ws.dir, "rendered"), { recursive: true })
+            .map(String)
+            .filter((f) => f.endsWith(".yaml"))
+            .map((f) => readFileSync(join(ws.dir, "rendered", f), "utf8"));
+        for (const text of [up.output, exported, ...files]) expect(text).not.toContain(secret);
+        expect(files.length).toBeGreaterThan(10);
     });
 });
 
