@@ -6,7 +6,10 @@ import { join } from "node:path";
 import { GuardrailsAdmission } from "./components/admission/guardrails-admission";
 import { StackConfigError } from "./components/config/problems";
 import { parseStackConfig, SECRET_NAMES, type StackSettings } from "./components/config/stack-config";
+import * as tailscale from "@pulumi/tailscale";
+import { readFileSync } from "node:fs";
 import { EgressGateway } from "./components/network/egress-gateway";
+import { TailnetAccess } from "./components/network/tailnet-access";
 import { ClusterNode } from "./components/nodes/cluster-node";
 import { rolloutOrder } from "./components/nodes/rollout-order";
 import { kubernetesProviderArgs } from "./components/platform/kubernetes-provider";
@@ -51,6 +54,17 @@ for (const node of settings.nodes) {
 const guard = loadGuardConfig(join(__dirname, "policies", "guard-config.yaml"), RULES.map((r) => r.id));
 new GuardrailsAdmission("oceanid-guardrails", { config: guard, excludedNamespaces: guard.admissionExcludedNamespaces, provider });
 
+// The tailnet side (policy and auth key), when the stack manages it.
+const tailnet = settings.egress.enabled && settings.egress.tailnet.manage
+    ? new TailnetAccess("tailnet", {
+          basePolicy: readFileSync(join(__dirname, settings.egress.tailnet.policyFile), "utf8"),
+          policyFile: settings.egress.tailnet.policyFile,
+          keyExpiryDays: settings.egress.tailnet.keyExpiryDays,
+          provider: new tailscale.Provider("tailscale", { apiKey: config.requireSecret("tailscaleApiKey"), tailnet: settings.egress.tailnet.name }),
+      })
+    : undefined;
+const gatewayAuthKey = tailnet?.authKey ?? (settings.kubernetes.mode === "cluster" ? config.requireSecret("tailscaleAuthKey") : undefined);
+
 // Egress through Tailscale from the pod network, never from the host's.
 const primaryAddress = (n: (typeof settings.nodes)[number]) => n.addresses.lan ?? n.addresses.public ?? n.addresses.tailscale!;
 const server = settings.nodes.find((n) => n.role === "server")!;
@@ -58,7 +72,7 @@ const gateway = settings.egress.enabled
     ? new EgressGateway("egress-gateway", {
           exitNode: settings.egress.exitNode,
           // Rendered manifests never hold the key: there the Secret is made outside Pulumi.
-          ...(settings.kubernetes.mode === "cluster" ? { authKey: config.requireSecret("tailscaleAuthKey") } : {}),
+          ...(gatewayAuthKey === undefined || settings.kubernetes.mode !== "cluster" ? {} : { authKey: gatewayAuthKey }),
           namespace: settings.egress.gatewayNamespace,
           optInNamespaces: settings.egress.namespaces,
           apiServerAccess: settings.egress.apiServerNamespaces,

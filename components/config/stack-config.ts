@@ -18,7 +18,7 @@ export interface RawStackConfig {
     secretsSet: Partial<Record<SecretName, boolean>>;
 }
 
-export const SECRET_NAMES = ["sshPrivateKey", "k3sToken", "tailscaleAuthKey", "kubeconfig"] as const;
+export const SECRET_NAMES = ["sshPrivateKey", "k3sToken", "tailscaleAuthKey", "tailscaleApiKey", "kubeconfig"] as const;
 export type SecretName = (typeof SECRET_NAMES)[number];
 
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
@@ -118,6 +118,18 @@ const egressSchema = z
             .string()
             .regex(/^[^\s@]+:[^\s@/:]+$/, { error: (i) => `${quote(i.input)} has no pinned tag: use e.g. tailscale/tailscale:v1.102.3` })
             .optional(),
+        /** Manage the tailnet side (policy and auth key) with the Tailscale API. @default off */
+        tailnet: z
+            .object({
+                manage: z.boolean().default(false),
+                /** The operators' tailnet policy file (HuJSON), relative to the project. @default "tailnet/policy.hujson" */
+                policyFile: z.string().min(1).default("tailnet/policy.hujson"),
+                /** Tailscale API tailnet name (e.g. "example.com"); "-" means the API key's default tailnet. @default "-" */
+                name: z.string().min(1).default("-"),
+                keyExpiryDays: z.number().int().min(1, { error: "must be at least 1 day" }).max(90, { error: "must be at most 90 days (Tailscale's limit)" }).default(90),
+            })
+            .strict()
+            .default({ manage: false, policyFile: "tailnet/policy.hujson", name: "-", keyExpiryDays: 90 }),
         /** Image digest, pinned on top of the tag. */
         imageDigest: z
             .string()
@@ -291,8 +303,10 @@ function missingSecretProblems(cfg: z.infer<typeof stackSchema>, secretsSet: Raw
     if (cfg.kubernetes.mode === "cluster") {
         needed.push(["kubeconfig", 'kubernetes.mode "cluster" deploys with it']);
     }
-    if (cfg.egress.enabled && cfg.kubernetes.mode === "cluster") {
-        needed.push(["tailscaleAuthKey", "the egress gateway joins the tailnet with it"]);
+    if (cfg.egress.enabled && cfg.egress.tailnet.manage) {
+        needed.push(["tailscaleApiKey", "egress.tailnet.manage creates the gateway's auth key and policy with it"]);
+    } else if (cfg.egress.enabled && cfg.kubernetes.mode === "cluster") {
+        needed.push(["tailscaleAuthKey", "the egress gateway joins the tailnet with it (or set egress.tailnet.manage)"]);
     }
     return needed
         .filter(([name]) => !secretsSet[name])

@@ -242,8 +242,30 @@ describe("parseStackConfig: egress namespaces and image", () => {
         raw.kubernetes = { mode: "cluster" };
         raw.secretsSet = { sshPrivateKey: true, k3sToken: true, kubeconfig: true };
         expect(problemsOf(raw)).toEqual([
-            "tailscaleAuthKey: not set; the egress gateway joins the tailnet with it: pulumi config set --secret oceanid:tailscaleAuthKey (value on stdin)",
+            "tailscaleAuthKey: not set; the egress gateway joins the tailnet with it (or set egress.tailnet.manage): pulumi config set --secret oceanid:tailscaleAuthKey (value on stdin)",
         ]);
+    });
+});
+
+describe("parseStackConfig: the tailnet side", () => {
+    it("is off by default", () => {
+        expect(parseStackConfig(validRaw()).egress.tailnet).toEqual({ manage: false, policyFile: "tailnet/policy.hujson", name: "-", keyExpiryDays: 90 });
+    });
+
+    it("when managed, needs the API key instead of an auth key", () => {
+        const raw = validRaw();
+        raw.kubernetes = { mode: "cluster" };
+        raw.egress.tailnet = { manage: true };
+        raw.secretsSet = { sshPrivateKey: true, k3sToken: true, kubeconfig: true };
+        expect(problemsOf(raw)).toEqual([
+            "tailscaleApiKey: not set; egress.tailnet.manage creates the gateway's auth key and policy with it: pulumi config set --secret oceanid:tailscaleApiKey (value on stdin)",
+        ]);
+    });
+
+    it("caps the key's lifetime at Tailscale's 90 days", () => {
+        const raw = validRaw();
+        raw.egress.tailnet = { manage: true, keyExpiryDays: 365 };
+        expect(problemsOf(raw)).toEqual(["egress.tailnet.keyExpiryDays: must be at most 90 days (Tailscale's limit) (got 365)"]);
     });
 });
 
@@ -256,7 +278,7 @@ describe("parseStackConfig: secrets and targets", () => {
             'sshPrivateKey: not set; nodeAccess "ssh" logs in to the nodes with it: pulumi config set --secret oceanid:sshPrivateKey (value on stdin)',
             'k3sToken: not set; nodeAccess "ssh" joins agents to the server with it: pulumi config set --secret oceanid:k3sToken (value on stdin)',
             'kubeconfig: not set; kubernetes.mode "cluster" deploys with it: pulumi config set --secret oceanid:kubeconfig (value on stdin)',
-            "tailscaleAuthKey: not set; the egress gateway joins the tailnet with it: pulumi config set --secret oceanid:tailscaleAuthKey (value on stdin)",
+            "tailscaleAuthKey: not set; the egress gateway joins the tailnet with it (or set egress.tailnet.manage): pulumi config set --secret oceanid:tailscaleAuthKey (value on stdin)",
         ]);
     });
 

@@ -34,7 +34,9 @@ export async function runProgram(stack: string, override?: (config: Record<strin
         {
             newResource: (args) => {
                 resources.push({ type: args.type, name: args.name, inputs: args.inputs, custom: args.custom ?? true });
-                return { id: `${args.name}-id`, state: args.inputs };
+                // The provider computes a TailnetKey's key; the mock stands in for it.
+                const computed = args.type === "tailscale:index/tailnetKey:TailnetKey" ? { key: "mock-tailnet-key-value" } : {};
+                return { id: `${args.name}-id`, state: { ...args.inputs, ...computed } };
             },
             call: (args) => args.inputs,
         },

@@ -1,0 +1,73 @@
+import { parse as parseJsonc, printParseErrorCode, type ParseError } from "jsonc-parser";
+
+/** What the egress gateway needs from the tailnet policy. */
+export interface GatewayTailnetNeeds {
+    /** Tag the gateway's ephemeral nodes join with. @default "tag:k8s-egress" */
+    gatewayTag: string;
+    /** Tag of the exit node (tethys), whose exit routes are approved automatically. @default "tag:exit-node" */
+    exitNodeTag: string;
+    /** Who may assign both tags. @default ["autogroup:admin"] */
+    tagOwners: string[];
+}
+
+export const TAILNET_DEFAULTS: GatewayTailnetNeeds = { gatewayTag: "tag:k8s-egress", exitNodeTag: "tag:exit-node", tagOwners: ["autogroup:admin"] };
+
+type Policy = Record<string, unknown> & {
+    tagOwners?: Record<string, string[]>;
+    autoApprovers?: Record<string, unknown> & { exitNode?: string[] };
+    grants?: unknown[];
+    tests?: unknown[];
+};
+
+/** Reads a HuJSON policy file (comments and trailing commas allowed); errors name the file and offset. */
+export function parseHujson(text: string, file: string): Policy {
+    const errors: ParseError[] = [];
+    const value = parseJsonc(text, errors, { allowTrailingComma: true, disallowComments: false });
+    if (errors.length > 0) {
+        const e = errors[0];
+        const line = text.slice(0, e.offset).split("\n").length;
+        throw new Error(`${file}:${line}: not valid HuJSON (${printParseErrorCode(e.error)})`);
+    }
+    if (value === null || typeof value !== "object" || Array.isArray(value)) throw new Error(`${file}: the policy must be a JSON object`);
+    return value as Policy;
+}
+
+const union = (a: readonly string[] | undefined, b: readonly string[]) => [...new Set([...(a ?? []), ...b])];
+
+/**
+ * The operators' policy plus what the gateway needs, with nothing of theirs
+ * dropped: tag owners for both tags, exit-node auto-approval for the exit
+ * node's tag, a grant from the gateway's tag to the internet (through exit
+ * nodes), and policy tests that fail the update if that access changes.
+ * Applying the same needs twice changes nothing.
+ */
+export function withGatewayAccess(base: Policy, needs: GatewayTailnetNeeds): Policy {
+    const grant = { src: [needs.gatewayTag], dst: ["autogroup:internet"], ip: ["*"] };
+    const test = { src: needs.gatewayTag, deny: [`${needs.exitNodeTag}:22`, `${needs.gatewayTag}:1055`] };
+    const has = (list: unknown[] | undefined, item: unknown) => (list ?? []).some((x) => JSON.stringify(x) === JSON.stringify(item));
+    return {
+        ...base,
+        tagOwners: {
+            ...base.tagOwners,
+            [needs.gatewayTag]: union(base.tagOwners?.[needs.gatewayTag], needs.tagOwners),
+            [needs.exitNodeTag]: union(base.tagOwners?.[needs.exitNodeTag], needs.tagOwners),
+        },
+        autoApprovers: { ...base.autoApprovers, exitNode: union(base.autoApprovers?.exitNode, [needs.exitNodeTag]) },
+        grants: has(base.grants, grant) ? base.grants : [...(base.grants ?? []), grant],
+        tests: has(base.tests, test) ? base.tests : [...(base.tests ?? []), test],
+    };
+}
+
+/** The gateway's auth key: tagged, ephemeral (nodes leave with their pods), reusable by both replicas. */
+export function gatewayKeyArgs(needs: GatewayTailnetNeeds, expiryDays = 90) {
+    if (expiryDays < 1 || expiryDays > 90) throw new Error(`tailnet key expiry must be 1 to 90 days (Tailscale's limit), got ${expiryDays}`);
+    return {
+        reusable: true,
+        ephemeral: true,
+        preauthorized: true,
+        tags: [needs.gatewayTag],
+        expiry: expiryDays * 24 * 60 * 60,
+        recreateIfInvalid: "always",
+        description: "oceanid egress gateway",
+    };
+}
