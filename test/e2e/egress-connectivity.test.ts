@@ -6,7 +6,7 @@ import { cpSync, mkdirSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { cliVerdict } from "../helpers/gates";
-import { TOOLS_BIN, Workspace } from "../helpers/pulumi-cli";
+import { renderingDevWorkspace, TOOLS_BIN } from "../helpers/pulumi-cli";
 import { ROOT } from "../helpers/stack-file";
 import { parse } from "yaml";
 import { readFileSync } from "node:fs";
@@ -24,9 +24,8 @@ const from = (src: string) => conns.filter((c) => c.src === src).map((c) => `${c
 const to = (dst: string) => conns.filter((c) => c.dst === dst).map((c) => `${c.src} ${c.conn}`).sort();
 
 beforeAll(() => {
-    const ws = new Workspace("dev");
+    const ws = renderingDevWorkspace();
     rendered = join(ws.dir, "rendered");
-    ws.editConfig(["oceanid:kubernetes", "renderDir"], rendered);
     const up = ws.pulumi(["up", "--yes", "--skip-preview"]);
     if (up.code !== 0) throw new Error(up.output);
     const analysis = join(ws.dir, "analysis");

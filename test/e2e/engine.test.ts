@@ -3,13 +3,12 @@ import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { parse } from "yaml";
-import { Workspace } from "../helpers/pulumi-cli";
+import { renderingDevWorkspace, Workspace } from "../helpers/pulumi-cli";
 
 describe("real engine: the dev stack", () => {
     let ws: Workspace;
     beforeAll(() => {
-        ws = new Workspace("dev");
-        ws.editConfig(["oceanid:kubernetes", "renderDir"], join(ws.dir, "rendered"));
+        ws = renderingDevWorkspace();
     });
 
     it("previews with no cluster and no network", () => {
@@ -38,8 +37,7 @@ describe("real engine: the dev stack", () => {
 
 describe("real engine: secrets", () => {
     it("the dev stack's secret is in neither the rendered files, the state nor the output", () => {
-        const ws = new Workspace("dev");
-        ws.editConfig(["oceanid:kubernetes", "renderDir"], join(ws.dir, "rendered"));
+        const ws = renderingDevWorkspace();
         const up = ws.pulumi(["up", "--yes", "--skip-preview"]);
         expect(up.code, up.output).toBe(0);
         const secret = ws.pulumi(["config", "get", "oceanid:tailscaleAuthKey", "--stack", "dev", "--config-file", ws.configFile]).stdout.trim();

@@ -3,7 +3,7 @@
 import { existsSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
-import { Workspace } from "../helpers/pulumi-cli";
+import { renderingDevWorkspace, Workspace } from "../helpers/pulumi-cli";
 import { ROOT } from "../helpers/stack-file";
 
 const PACK = join(ROOT, "policies");
@@ -12,8 +12,7 @@ const CI_POLICY_CONFIG = join(ROOT, ".ci", "policy-config.json");
 describe("real engine + policy pack: the dev stack", () => {
     let ws: Workspace;
     beforeAll(() => {
-        ws = new Workspace("dev");
-        ws.editConfig(["oceanid:kubernetes", "renderDir"], join(ws.dir, "rendered"));
+        ws = renderingDevWorkspace();
     });
 
     it("previews clean with the pack and CI's pinned pack config", () => {

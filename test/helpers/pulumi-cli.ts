@@ -89,3 +89,10 @@ export class Workspace {
         return { code: r.status ?? -1, stdout, stderr, output: stdout + stderr };
     }
 }
+
+/** A scratch copy of the dev stack that renders its manifests into the workspace (`<dir>/rendered`). */
+export function renderingDevWorkspace(): Workspace {
+    const ws = new Workspace("dev");
+    ws.editConfig(["oceanid:kubernetes", "renderDir"], join(ws.dir, "rendered"));
+    return ws;
+}
