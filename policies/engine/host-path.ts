@@ -1,5 +1,5 @@
 import { posix } from "node:path";
-import { pathText, type PodSpecView } from "./pod-spec";
+import type { PodSpecView } from "./pod-spec";
 import { read, readList, UNKNOWN, type Unknown } from "./unknown";
 
 /**
@@ -42,5 +42,3 @@ export function hostPathVolumes(view: PodSpecView): HostPathVolume[] | Unknown {
     });
     return out;
 }
-
-export { pathText };
