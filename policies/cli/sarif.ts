@@ -4,6 +4,10 @@ import type { GuardReport } from "./report";
 
 const PARSE_ERROR_RULE = "oceanid-guard-input";
 
+/** Standard input has no file a code-scanning location could point at. */
+const location = (file: string | undefined, line: number | undefined) =>
+    file === undefined || file === "<stdin>" ? {} : { fileUri: file, ...(line ? { startLine: line } : {}) };
+
 /** SARIF 2.1.0 for GitHub code scanning: rule metadata, one result per violation, file and line locations. */
 export function toSarif(report: GuardReport, rules: readonly Rule[], version: string): string {
     const run = new SarifRunBuilder().initSimple({ toolDriverName: "oceanid-guard", toolDriverVersion: version });
@@ -17,8 +21,7 @@ export function toSarif(report: GuardReport, rules: readonly Rule[], version: st
                 level: v.enforcementLevel === "mandatory" ? "error" : "warning",
                 ruleId: v.policy,
                 messageText: `${v.message}. Fix: ${v.remediation}`,
-                ...(v.file ? { fileUri: v.file } : {}),
-                ...(v.line ? { startLine: v.line } : {}),
+                ...location(v.file, v.line),
             }),
         );
     }
@@ -28,8 +31,7 @@ export function toSarif(report: GuardReport, rules: readonly Rule[], version: st
                 level: "error",
                 ruleId: PARSE_ERROR_RULE,
                 messageText: e.message,
-                fileUri: e.file,
-                ...(e.line ? { startLine: e.line } : {}),
+                ...location(e.file, e.line),
             }),
         );
     }

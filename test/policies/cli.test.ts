@@ -141,6 +141,17 @@ describe("output formats", () => {
     });
 });
 
+describe("SARIF from standard input", () => {
+    it("has no file locations (there is no file to point at)", () => {
+        const spec = compliantPodSpec();
+        spec.hostNetwork = true;
+        const run = runCliArgs(["--format", "sarif", "-"], stringify(daemonSet(spec)));
+        const [result] = JSON.parse(run.stdout).runs[0].results;
+        expect(result.ruleId).toBe("daemonset-no-host-network");
+        expect(result.locations ?? []).toEqual([]);
+    });
+});
+
 describe("the installed bin", () => {
     it("`npx oceanid-guard` runs from the repo root and exits 1 on the incident", () => {
         const r = spawnSync("npx", ["--no-install", "oceanid-guard", "--format", "json", "test/fixtures/incident/tailscale-daemonset.yaml"], {
