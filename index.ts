@@ -2,12 +2,12 @@
 // the raw values to parseStackConfig and builds the components from the result.
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
+import * as tailscale from "@pulumi/tailscale";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { GuardrailsAdmission } from "./components/admission/guardrails-admission";
 import { StackConfigError } from "./components/config/problems";
 import { parseStackConfig, SECRET_NAMES, type StackSettings } from "./components/config/stack-config";
-import * as tailscale from "@pulumi/tailscale";
-import { readFileSync } from "node:fs";
 import { EgressGateway } from "./components/network/egress-gateway";
 import { TailnetAccess } from "./components/network/tailnet-access";
 import { ClusterNode } from "./components/nodes/cluster-node";
@@ -63,7 +63,8 @@ const tailnet = settings.egress.enabled && settings.egress.tailnet.manage
           provider: new tailscale.Provider("tailscale", { apiKey: config.requireSecret("tailscaleApiKey"), tailnet: settings.egress.tailnet.name }),
       })
     : undefined;
-const gatewayAuthKey = tailnet?.authKey ?? (settings.kubernetes.mode === "cluster" ? config.requireSecret("tailscaleAuthKey") : undefined);
+// Rendered manifests never hold the key: there the Secret is made outside Pulumi.
+const gatewayAuthKey = settings.kubernetes.mode === "cluster" ? (tailnet?.authKey ?? config.requireSecret("tailscaleAuthKey")) : undefined;
 
 // Egress through Tailscale from the pod network, never from the host's.
 const primaryAddress = (n: (typeof settings.nodes)[number]) => n.addresses.lan ?? n.addresses.public ?? n.addresses.tailscale!;
@@ -71,8 +72,7 @@ const server = settings.nodes.find((n) => n.role === "server")!;
 const gateway = settings.egress.enabled
     ? new EgressGateway("egress-gateway", {
           exitNode: settings.egress.exitNode,
-          // Rendered manifests never hold the key: there the Secret is made outside Pulumi.
-          ...(gatewayAuthKey === undefined || settings.kubernetes.mode !== "cluster" ? {} : { authKey: gatewayAuthKey }),
+          ...(gatewayAuthKey === undefined ? {} : { authKey: gatewayAuthKey }),
           namespace: settings.egress.gatewayNamespace,
           optInNamespaces: settings.egress.namespaces,
           apiServerAccess: settings.egress.apiServerNamespaces,
