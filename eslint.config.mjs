@@ -5,7 +5,7 @@ import pulumi from "@pulumi/eslint-plugin";
 import tseslint from "typescript-eslint";
 
 export default tseslint.config(
-    { ignores: ["node_modules/", ".tools/", "rendered/", ".pulumi-state/", "**/*.mjs", "**/*.js", "**/*.cjs"] },
+    { ignores: ["node_modules/", ".tools/", "rendered/", ".pulumi-state/", "**/*.mjs", "**/*.js", "**/*.cjs", "test/fixtures/lint/"] },
     ...tseslint.configs.recommended,
     {
         languageOptions: {
