@@ -56,7 +56,5 @@ export function containersOf(view: PodSpecView): ContainerView[] | Unknown {
     return out;
 }
 
-/** `spec.template.spec.containers[0].securityContext` from its parts. */
-export function pathText(path: ReadonlyArray<string | number>): string {
-    return path.reduce<string>((out, k) => (typeof k === "number" ? `${out}[${k}]` : out === "" ? k : `${out}.${k}`), "");
-}
+/** `spec.template.spec.containers[0].securityContext` from its parts: the same notation config errors use. */
+export { formatPath as pathText } from "../../components/config/problems";
