@@ -1,5 +1,6 @@
 import type { AppliedExemption } from "../engine/exemptions";
 import type { Violation } from "../engine/evaluate";
+import { describeKindName } from "../engine/kube-object";
 import type { InputError } from "./read-manifests";
 
 /** Everything one oceanid-guard run found, before formatting. */
@@ -70,7 +71,7 @@ export function toText(report: GuardReport): string {
         out.push("");
     }
     for (const e of report.exemptions) {
-        out.push(`exempt: ${e.kind} ${e.namespace ? `${e.namespace}/` : ""}${e.name} from ${e.policy} (${e.source}${e.expires ? `, until ${e.expires}` : ""}): ${e.reason}`);
+        out.push(`exempt: ${describeKindName(e.kind, e.namespace, e.name)} from ${e.policy} (${e.source}${e.expires ? `, until ${e.expires}` : ""}): ${e.reason}`);
     }
     const s = summary(report);
     out.push(

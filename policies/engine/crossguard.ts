@@ -1,7 +1,7 @@
 import type { ReportViolation, ResourceValidationArgs, ResourceValidationPolicy } from "@pulumi/policy";
 import { evaluate, type Evaluation } from "./evaluate";
 import type { GuardConfig } from "./guard-config";
-import { fromPulumi } from "./kube-object";
+import { describeKindName, fromPulumi } from "./kube-object";
 import type { Rule } from "./rule";
 
 /** The advisory policy that shows every applied exemption and every downgraded unknown value. */
@@ -44,7 +44,7 @@ export function packPolicies(rules: readonly Rule[], config: GuardConfig, now: (
         validateResource: (args: ResourceValidationArgs, report: ReportViolation) => {
             const { violations, exemptions } = evaluateResource(args, rules, config, now);
             for (const e of exemptions) {
-                report(`${e.kind} ${e.namespace ? `${e.namespace}/` : ""}${e.name} is exempt from ${e.policy} by ${e.source === "platform" ? "the platform list" : "annotation"}${e.expires ? ` until ${e.expires}` : ""}: ${e.reason}`);
+                report(`${describeKindName(e.kind, e.namespace, e.name)} is exempt from ${e.policy} by ${e.source === "platform" ? "the platform list" : "annotation"}${e.expires ? ` until ${e.expires}` : ""}: ${e.reason}`);
             }
             for (const v of violations) {
                 if (v.unknown && v.enforcementLevel === "advisory") report(`[${v.policy}] ${v.message}`);

@@ -37,9 +37,13 @@ export function objectMeta(obj: KubeObject): { name: string; namespace: string |
 }
 
 /** "DaemonSet kube-system/tailscale-worker", the subject of every message. */
+export function describeKindName(kind: string, namespace: string | undefined, name: string): string {
+    return `${kind} ${namespace ? `${namespace}/` : ""}${name}`;
+}
+
 export function describeObject(obj: KubeObject): string {
     const { name, namespace } = objectMeta(obj);
-    return `${obj.kind} ${namespace === undefined ? "" : `${namespace}/`}${name}`;
+    return describeKindName(obj.kind, namespace, name);
 }
 
 const PULUMI_K8S_TYPE = /^kubernetes:([^:]+):([A-Za-z0-9]+)$/;
