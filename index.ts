@@ -7,11 +7,12 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { GuardrailsAdmission } from "./components/admission/guardrails-admission";
 import { StackConfigError } from "./components/config/problems";
-import { parseStackConfig, SECRET_NAMES, type StackSettings } from "./components/config/stack-config";
+import { parseStackConfig, SECRET_NAMES, serverUrl, type StackSettings } from "./components/config/stack-config";
 import { EgressGateway } from "./components/network/egress-gateway";
 import { TailnetAccess } from "./components/network/tailnet-access";
 import { ClusterNode } from "./components/nodes/cluster-node";
 import { rolloutOrder } from "./components/nodes/rollout-order";
+import { commandPluginProblem } from "./components/platform/command-plugin";
 import { kubernetesProviderArgs } from "./components/platform/kubernetes-provider";
 import { loadGuardConfig } from "./policies/engine/guard-config";
 import { RULES } from "./policies/rules";
@@ -26,6 +27,7 @@ function readSettings(): StackSettings {
             nodeAccess: config.get("nodeAccess"),
             kubernetes: config.getObject("kubernetes"),
             egress: config.getObject("egress"),
+            nodeChanges: config.getObject("nodeChanges"),
             // Only whether each secret is set; the values stay Outputs marked secret.
             secretsSet: Object.fromEntries(SECRET_NAMES.map((name) => [name, config.getSecret(name) !== undefined])),
         });
@@ -46,8 +48,36 @@ const provider = new k8s.Provider(
     ),
 );
 
-for (const node of settings.nodes) {
-    new ClusterNode(node.name, { node, provider });
+// Node changes go one node at a time in rollout order (server, canary, the rest),
+// each starting only after the previous node's change is confirmed.
+if (settings.nodeAccess === "ssh") {
+    const problem = commandPluginProblem(process.env);
+    if (problem !== undefined) throw new pulumi.RunError(problem);
+}
+const server = settings.nodes.find((n) => n.role === "server")!;
+const nodeSecrets =
+    settings.nodeAccess === "ssh"
+        ? { sshPrivateKey: config.requireSecret("sshPrivateKey"), k3sToken: config.requireSecret("k3sToken"), kubeconfig: config.requireSecret("kubeconfig") }
+        : undefined;
+let previous: pulumi.Resource | undefined;
+for (const node of rolloutOrder(settings.nodes)) {
+    const clusterNode = new ClusterNode(node.name, {
+        node,
+        provider,
+        ...(nodeSecrets === undefined
+            ? {}
+            : {
+                  k3s: {
+                      server,
+                      serverUrl: serverUrl(settings),
+                      settings: settings.nodeChanges,
+                      secrets: nodeSecrets,
+                      ...(settings.kubernetes.mode === "cluster" && settings.kubernetes.context !== undefined ? { context: settings.kubernetes.context } : {}),
+                      ...(previous === undefined ? {} : { after: previous }),
+                  },
+              }),
+    });
+    previous = clusterNode.k3sConfirmed;
 }
 
 // The same guardrails as the policy pack, enforced by the API server itself.
@@ -68,7 +98,6 @@ const gatewayAuthKey = settings.kubernetes.mode === "cluster" ? (tailnet?.authKe
 
 // Egress through Tailscale from the pod network, never from the host's.
 const primaryAddress = (n: (typeof settings.nodes)[number]) => n.addresses.lan ?? n.addresses.public ?? n.addresses.tailscale!;
-const server = settings.nodes.find((n) => n.role === "server")!;
 const gateway = settings.egress.enabled
     ? new EgressGateway("egress-gateway", {
           exitNode: settings.egress.exitNode,
@@ -88,3 +117,5 @@ export const egressProxyEnv = gateway?.proxyEnv;
 export const nodes = settings.nodes.map((n) => ({ name: n.name, role: n.role, k3sVersion: n.k3sVersion, canary: n.canary }));
 export const nodeRolloutOrder = rolloutOrder(settings.nodes).map((n) => n.name);
 export const kubernetesTarget = settings.kubernetes.mode === "render" ? `render:${settings.kubernetes.renderDir}` : "cluster";
+/** Nodes changed over SSH with no out-of-band access, and why: kept visible in every stack's outputs. */
+export const nodesWithoutOutOfBand = Object.fromEntries(settings.nodes.flatMap((n) => (n.unsafeNoOutOfBand === undefined ? [] : [[n.name, n.unsafeNoOutOfBand]])));

@@ -14,6 +14,7 @@ export interface RawStackConfig {
     nodeAccess?: unknown;
     kubernetes?: unknown;
     egress?: unknown;
+    nodeChanges?: unknown;
     /** Which secret keys have a value; their values never pass through validation. */
     secretsSet: Partial<Record<SecretName, boolean>>;
 }
@@ -91,8 +92,13 @@ const nodeSchema = z
             )
             .default({}),
         taints: z.array(taintSchema).default([]),
-        /** How to reach the node when its network is broken (console, provider API, who has hands on it). */
-        outOfBand: z.string().trim().min(1, { error: "is empty: say how to reach this node when SSH is gone (console, provider API reboot, local access)" }),
+        /** How to reach the node when its network is broken (console, provider API, who has hands on it). Required unless `unsafeNoOutOfBand`. */
+        outOfBand: z.string().trim().min(1, { error: "is empty: say how to reach this node when SSH is gone (console, provider API reboot, local access)" }).optional(),
+        /**
+         * Why this node may be changed over SSH with no way to reach it when SSH is gone.
+         * Setting it is the only way to skip `outOfBand`, and every preview and node change prints it.
+         */
+        unsafeNoOutOfBand: z.string().trim().min(1, { error: "is empty: give the reason this node may be changed without out-of-band access" }).optional(),
     })
     .strict();
 
@@ -138,17 +144,49 @@ const egressSchema = z
     })
     .strict();
 
+/** How node changes run over SSH: each step's time limits, the revert timer, preflight thresholds. */
+const nodeChangesSchema = z
+    .object({
+        /** Seconds after arming until the node restores its previous state by itself, unless the change was confirmed. @default 600 */
+        revertAfterSeconds: z.number().int().min(1).default(600),
+        /** Time limit of the apply step (the k3s installer). @default 300 */
+        applyTimeoutSeconds: z.number().int().min(1).default(300),
+        /** How long the gate waits for the node to be Ready, renewing its Lease at the target version and answering SSH. @default 180 */
+        gateTimeoutSeconds: z.number().int().min(1).default(180),
+        /** Time limit of the preflight, arm and confirm steps. @default 60 */
+        stepTimeoutSeconds: z.number().int().min(1).default(60),
+        /** Preflight refuses a node with less free disk under /var/lib/rancher. @default 2048 */
+        minFreeDiskMiB: z.number().int().min(0).default(2048),
+        /** Preflight refuses a node with less available memory. @default 256 */
+        minAvailableMemoryMiB: z.number().int().min(0).default(256),
+        /** Where nodes fetch the k3s installer. @default "https://get.k3s.io" */
+        installScriptUrl: z
+            .string()
+            .regex(/^(https|file):\/\/\S+$/, { error: (i) => `${quote(i.input)} is not an https:// (or file://) URL` })
+            .default("https://get.k3s.io"),
+        /** The URL agents join (`K3S_URL`). @default "https://<server's SSH address>:6443" */
+        serverUrl: z
+            .string()
+            .regex(/^https:\/\/[^\s/]+:\d+$/, { error: (i) => `${quote(i.input)} is not a server URL: use https://<address>:6443` })
+            .optional(),
+    })
+    .strict();
+
+export const NODE_CHANGE_DEFAULTS = nodeChangesSchema.parse({});
+
 const stackSchema = z.object({
     nodes: z.array(nodeSchema).min(1, { error: "is empty: list every node of the cluster" }),
     /** "ssh": node changes run over SSH; "none": the program never connects to a node (dev). */
     nodeAccess: z.enum(["ssh", "none"]),
     kubernetes: kubernetesSchema,
     egress: egressSchema,
+    nodeChanges: nodeChangesSchema.default(NODE_CHANGE_DEFAULTS),
 });
 
 export type NodeConfig = z.infer<typeof nodeSchema>;
 export type KubernetesTarget = z.infer<typeof kubernetesSchema>;
 export type EgressConfig = z.infer<typeof egressSchema>;
+export type NodeChangeSettings = z.infer<typeof nodeChangesSchema>;
 export type StackSettings = z.infer<typeof stackSchema> & { stack: string };
 
 /**
@@ -156,7 +194,7 @@ export type StackSettings = z.infer<typeof stackSchema> & { stack: string };
  * {@link StackConfigError} that lists every problem with its path, the bad value and a fix.
  */
 export function parseStackConfig(raw: RawStackConfig): StackSettings {
-    const input = { nodes: raw.nodes, nodeAccess: raw.nodeAccess, kubernetes: raw.kubernetes, egress: raw.egress };
+    const input = { nodes: raw.nodes, nodeAccess: raw.nodeAccess, kubernetes: raw.kubernetes, egress: raw.egress, nodeChanges: raw.nodeChanges };
     // Placeholders get their own message; the schema's complaint about the same field would only repeat it.
     const placeholders = placeholderProblems(input);
     const result = stackSchema.safeParse(input);
@@ -237,6 +275,7 @@ function crossFieldProblems(cfg: z.infer<typeof stackSchema>, secretsSet: RawSta
         });
     }
 
+    problems.push(...nodeChangeProblems(cfg));
     problems.push(...exitNodeProblems(cfg));
     problems.push(...egressNamespaceProblems(cfg.egress));
     problems.push(...missingSecretProblems(cfg, secretsSet));
@@ -248,6 +287,47 @@ export function defaultSshVia(n: NodeConfig): "public" | "lan" | "tailscale" | u
     if (n.addresses.lan !== undefined) return "lan";
     if (n.addresses.tailscale !== undefined) return "tailscale";
     return undefined;
+}
+
+/** The SSH address of a node: `ssh.via`, else public, then lan, then tailscale. */
+export function sshAddress(n: NodeConfig): string {
+    return n.addresses[n.ssh.via ?? defaultSshVia(n)!]!;
+}
+
+/** The URL agents join: `nodeChanges.serverUrl`, else the server's SSH address on 6443. */
+export function serverUrl(cfg: Pick<StackSettings, "nodes" | "nodeChanges">): string {
+    if (cfg.nodeChanges.serverUrl !== undefined) return cfg.nodeChanges.serverUrl;
+    const address = sshAddress(cfg.nodes.find((n) => n.role === "server")!);
+    return `https://${address.includes(":") ? `[${address}]` : address}:6443`;
+}
+
+function nodeChangeProblems(cfg: z.infer<typeof stackSchema>): string[] {
+    const problems: string[] = [];
+    cfg.nodes.forEach((n, i) => {
+        if (n.outOfBand === undefined && n.unsafeNoOutOfBand === undefined) {
+            problems.push(
+                `nodes[${i}].outOfBand: not set for ${n.name}; a node change can cut SSH, so say how to reach the node without it ` +
+                    `(console, provider API reboot, local access), or set nodes[${i}].unsafeNoOutOfBand: "<why it may be changed anyway>"`,
+            );
+        } else if (n.outOfBand !== undefined && n.unsafeNoOutOfBand !== undefined) {
+            problems.push(`nodes[${i}].unsafeNoOutOfBand: ${n.name} has outOfBand access; remove the override`);
+        }
+    });
+    if (cfg.nodeAccess === "ssh" && cfg.kubernetes.mode !== "cluster") {
+        problems.push(
+            `nodeAccess: "ssh" needs kubernetes.mode "cluster": every node change is gated on the node's Ready condition and Lease in the API server`,
+        );
+    }
+    const c = cfg.nodeChanges;
+    const needed = c.applyTimeoutSeconds + c.gateTimeoutSeconds + c.stepTimeoutSeconds;
+    if (c.revertAfterSeconds <= needed) {
+        problems.push(
+            `nodeChanges.revertAfterSeconds: ${c.revertAfterSeconds} would revert a healthy change before it can be confirmed ` +
+                `(applyTimeoutSeconds ${c.applyTimeoutSeconds} + gateTimeoutSeconds ${c.gateTimeoutSeconds} + stepTimeoutSeconds ${c.stepTimeoutSeconds} = ${needed}); ` +
+                `raise it above ${needed} or lower the timeouts`,
+        );
+    }
+    return problems;
 }
 
 function exitNodeProblems(cfg: z.infer<typeof stackSchema>): string[] {

@@ -1,6 +1,7 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import type { NodeConfig } from "../config/stack-config";
+import { K3sAgent, type K3sAgentArgs } from "./k3s-agent";
 
 /** Label that marks the node which takes node changes first. */
 export const CANARY_LABEL = "oceanid.io/canary";
@@ -10,6 +11,12 @@ export interface ClusterNodeArgs {
     node: NodeConfig;
     /** Kubernetes provider the node's labels and taints are applied through. */
     provider: k8s.Provider;
+    /**
+     * How k3s on this node is installed and upgraded over SSH. Leave it out
+     * (nodeAccess "none") and the program never connects to the node.
+     * @default none
+     */
+    k3s?: Omit<K3sAgentArgs, "node">;
 }
 
 /** The NodePatch body for a node: its configured labels and taints, plus the canary marker. */
@@ -25,20 +32,25 @@ export function nodePatchArgs(node: NodeConfig): k8s.core.v1.NodePatchArgs {
 }
 
 /**
- * One node of the cluster. k3s creates the Node object; this component only
- * server-side-applies the labels and taints from config, and leaves the node
- * alone when it is removed from the program (retainOnDelete).
+ * One node of the cluster: its k3s (when the stack has node access) and its
+ * labels and taints. k3s creates the Node object; the labels and taints are
+ * server-side-applied and left alone when the node is removed from the
+ * program (retainOnDelete).
  */
 export class ClusterNode extends pulumi.ComponentResource {
-    readonly patch: k8s.core.v1.NodePatch;
+    /** This node's k3s change, confirmed; the next node's change waits for it. Undefined without node access. */
+    readonly k3sConfirmed?: pulumi.Resource;
 
     constructor(name: string, args: ClusterNodeArgs, opts?: pulumi.ComponentResourceOptions) {
         super("oceanid:nodes:ClusterNode", name, {}, opts);
-        this.patch = new k8s.core.v1.NodePatch(`${name}-labels`, nodePatchArgs(args.node), {
+        new k8s.core.v1.NodePatch(`${name}-labels`, nodePatchArgs(args.node), {
             parent: this,
             provider: args.provider,
             retainOnDelete: true,
         });
+        if (args.k3s !== undefined) {
+            this.k3sConfirmed = new K3sAgent(`${name}-k3s`, { ...args.k3s, node: args.node }, { parent: this }).confirmed;
+        }
         this.registerOutputs({ nodeName: args.node.name });
     }
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { parseStackConfig, type RawStackConfig } from "../../components/config/stack-config";
+import { parseStackConfig, serverUrl, type RawStackConfig } from "../../components/config/stack-config";
 import { StackConfigError } from "../../components/config/problems";
 import { validRaw } from "../fixtures/stack-config";
 import { rawFromStackFile, readStackFile } from "../helpers/stack-file";
@@ -237,10 +237,12 @@ describe("parseStackConfig: egress namespaces and image", () => {
 
     it("needs the auth key only where the gateway is deployed to a cluster", () => {
         const raw = validRaw();
-        raw.secretsSet = { sshPrivateKey: true, k3sToken: true };
+        raw.nodeAccess = "none";
+        raw.kubernetes = { mode: "render", renderDir: "rendered/test" };
+        raw.secretsSet = {};
         expect(problemsOf(raw)).toEqual([]);
         raw.kubernetes = { mode: "cluster" };
-        raw.secretsSet = { sshPrivateKey: true, k3sToken: true, kubeconfig: true };
+        raw.secretsSet = { kubeconfig: true };
         expect(problemsOf(raw)).toEqual([
             "tailscaleAuthKey: not set; the egress gateway joins the tailnet with it (or set egress.tailnet.manage): pulumi config set --secret oceanid:tailscaleAuthKey (value on stdin)",
         ]);
@@ -285,7 +287,7 @@ describe("parseStackConfig: secrets and targets", () => {
     it("needs no node secrets when nodeAccess is none", () => {
         const raw = validRaw();
         raw.nodeAccess = "none";
-        raw.secretsSet = { tailscaleAuthKey: true };
+        raw.secretsSet = { tailscaleAuthKey: true, kubeconfig: true };
         expect(problemsOf(raw)).toEqual([]);
     });
 
@@ -385,5 +387,68 @@ describe("the bundled stack files", () => {
                 if (v !== undefined) expect(v, `${stack}: oceanid:${name}`).toHaveProperty("secure");
             }
         }
+    });
+});
+
+describe("parseStackConfig: node changes", () => {
+    it("fills in the node-change defaults, and derives K3S_URL from the server's SSH address", () => {
+        const s = parseStackConfig(validRaw());
+        expect(s.nodeChanges).toEqual({
+            revertAfterSeconds: 600,
+            applyTimeoutSeconds: 300,
+            gateTimeoutSeconds: 180,
+            stepTimeoutSeconds: 60,
+            minFreeDiskMiB: 2048,
+            minAvailableMemoryMiB: 256,
+            installScriptUrl: "https://get.k3s.io",
+        });
+        expect(serverUrl(s)).toBe("https://157.173.210.123:6443");
+        const raw = validRaw();
+        raw.nodes[0].ssh.via = "tailscale";
+        expect(serverUrl(parseStackConfig(raw))).toBe("https://100.121.150.65:6443");
+        raw.nodeChanges = { serverUrl: "https://10.0.0.1:6443" };
+        expect(serverUrl(parseStackConfig(raw))).toBe("https://10.0.0.1:6443");
+    });
+
+    it("refuses a revert timer that would fire before a healthy change is confirmed", () => {
+        const raw = validRaw();
+        raw.nodeChanges = { revertAfterSeconds: 540 };
+        expect(problemsOf(raw)).toEqual([
+            "nodeChanges.revertAfterSeconds: 540 would revert a healthy change before it can be confirmed " +
+                "(applyTimeoutSeconds 300 + gateTimeoutSeconds 180 + stepTimeoutSeconds 60 = 540); raise it above 540 or lower the timeouts",
+        ]);
+        raw.nodeChanges = { revertAfterSeconds: 541 };
+        expect(problemsOf(raw)).toEqual([]);
+    });
+
+    it("names bad URLs and unknown keys", () => {
+        const raw = validRaw();
+        raw.nodeChanges = { installScriptUrl: "http://get.k3s.io", serverUrl: "10.0.0.1:6443", reboot: true };
+        expect(problemsOf(raw)).toEqual([
+            'nodeChanges.installScriptUrl: "http://get.k3s.io" is not an https:// (or file://) URL',
+            'nodeChanges.serverUrl: "10.0.0.1:6443" is not a server URL: use https://<address>:6443',
+            "nodeChanges.reboot: unknown setting; remove it or fix its spelling",
+        ]);
+    });
+
+    it("refuses a node with no out-of-band access unless the override says why", () => {
+        const raw = validRaw();
+        delete raw.nodes[2].outOfBand;
+        expect(problemsOf(raw)).toEqual([
+            "nodes[2].outOfBand: not set for calypso; a node change can cut SSH, so say how to reach the node without it " +
+                '(console, provider API reboot, local access), or set nodes[2].unsafeNoOutOfBand: "<why it may be changed anyway>"',
+        ]);
+        raw.nodes[2].unsafeNoOutOfBand = "lab machine, rebuilt from scratch when lost";
+        expect(parseStackConfig(raw).nodes[2].unsafeNoOutOfBand).toBe("lab machine, rebuilt from scratch when lost");
+        raw.nodes[2].outOfBand = "local console";
+        expect(problemsOf(raw)).toEqual(["nodes[2].unsafeNoOutOfBand: calypso has outOfBand access; remove the override"]);
+    });
+
+    it("needs a cluster to gate node changes on", () => {
+        const raw = validRaw();
+        raw.kubernetes = { mode: "render", renderDir: "rendered/test" };
+        expect(problemsOf(raw)).toEqual([
+            'nodeAccess: "ssh" needs kubernetes.mode "cluster": every node change is gated on the node\'s Ready condition and Lease in the API server',
+        ]);
     });
 });

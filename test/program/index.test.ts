@@ -65,6 +65,12 @@ describe("index.ts on the dev stack", () => {
         expect(program.egressProxyEnv!.HTTPS_PROXY).toBe("http://egress-gateway.egress-gateway.svc.cluster.local:1055");
     });
 
+    it("never connects to a node: nodeAccess none makes no commands", () => {
+        expect(resources.filter((r) => r.type.startsWith("command:"))).toEqual([]);
+        expect(byType("oceanid:nodes:K3sAgent")).toEqual([]);
+        expect(program.nodesWithoutOutOfBand).toEqual({});
+    });
+
     it("exports the rollout order: server, canary, then the other agents", () => {
         expect(program.nodeRolloutOrder).toEqual(["srv712429", "srv712695", "calypso"]);
         expect(program.kubernetesTarget).toBe("render:rendered/dev");

@@ -1,0 +1,145 @@
+// A test executor for @pulumi/command resources, NOT an engine: the command
+// provider plugin cannot be had here, so under the mock runtime this runs each
+// remote.Command over real SSH (pinned host key, key auth, stdin) and each
+// local.Command with /bin/sh, as the provider would, and hands back stdout and
+// stderr as the resource's state. The runtime registers a resource only after
+// the resources it depends on, so steps run in dependency order; a non-zero
+// exit fails the registration, and nothing that depends on it runs.
+import { spawn } from "node:child_process";
+import { Client } from "ssh2";
+import { plain } from "./mock-runtime";
+import { ROOT } from "./stack-file";
+
+/** One command the executor ran. */
+export interface ExecutedStep {
+    name: string;
+    type: "remote" | "local";
+    host?: string;
+    code: number | null;
+    stdout: string;
+    stderr: string;
+    startedAt: number;
+    endedAt: number;
+}
+
+export class StepFailed extends Error {
+    constructor(readonly step: ExecutedStep | { name: string; error: string }) {
+        super("error" in step ? `${step.name}: ${step.error}` : `${step.name}: exit ${step.code}`);
+    }
+}
+
+interface Connection {
+    host: string;
+    port?: number;
+    user?: string;
+    hostKey?: string;
+    privateKey?: string;
+    dialErrorLimit?: number;
+    perDialTimeout?: number;
+}
+
+/** `ssh-ed25519 AAAA...` → the raw key blob the server must present. */
+function pinnedBlob(hostKey: string): Buffer {
+    const [, b64] = hostKey.trim().split(/\s+/);
+    return Buffer.from(b64 ?? "", "base64");
+}
+
+function connect(c: Connection): Promise<Client> {
+    const attempts = Math.max(1, c.dialErrorLimit ?? 10);
+    const once = () =>
+        new Promise<Client>((resolve, reject) => {
+            const client = new Client();
+            client
+                .on("ready", () => resolve(client))
+                .on("error", (err) => reject(err))
+                .connect({
+                    host: c.host,
+                    port: c.port ?? 22,
+                    username: c.user ?? "root",
+                    privateKey: c.privateKey,
+                    readyTimeout: (c.perDialTimeout ?? 15) * 1000,
+                    // Like the provider's FixedHostKey: any other key ends the handshake.
+                    ...(c.hostKey === undefined ? {} : { hostVerifier: (key: Buffer) => key.equals(pinnedBlob(c.hostKey!)) }),
+                });
+        });
+    return (async () => {
+        let last: unknown;
+        for (let i = 0; i < attempts; i++) {
+            try {
+                return await once();
+            } catch (err) {
+                last = err;
+                // A wrong host key is not a dial error: retrying cannot fix it.
+                if (String(err).includes("verification failed")) break;
+            }
+        }
+        throw last;
+    })();
+}
+
+async function runRemote(name: string, c: Connection, command: string, stdin: string | undefined): Promise<ExecutedStep> {
+    const startedAt = Date.now();
+    let client: Client;
+    try {
+        client = await connect(c);
+    } catch (err) {
+        throw new StepFailed({ name, error: `cannot connect to ${c.host}:${c.port ?? 22}: ${(err as Error).message}` });
+    }
+    try {
+        return await new Promise<ExecutedStep>((resolve, reject) => {
+            client.exec(command, (err, stream) => {
+                if (err) return reject(new StepFailed({ name, error: err.message }));
+                let stdout = "";
+                let stderr = "";
+                stream.on("data", (d: Buffer) => (stdout += d.toString()));
+                stream.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+                stream.on("close", (code: number | null) =>
+                    resolve({ name, type: "remote", host: c.host, code, stdout, stderr, startedAt, endedAt: Date.now() }),
+                );
+                stream.end(stdin ?? "");
+            });
+        });
+    } finally {
+        client.end();
+    }
+}
+
+function runLocal(name: string, command: string, stdin: string | undefined, environment: Record<string, string> | undefined): Promise<ExecutedStep> {
+    const startedAt = Date.now();
+    return new Promise((resolve) => {
+        // The provider runs local commands with /bin/sh -c in the program's directory.
+        const child = spawn("/bin/sh", ["-c", command], { cwd: ROOT, env: { ...process.env, ...environment } });
+        let stdout = "";
+        let stderr = "";
+        child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
+        child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+        child.on("close", (code) => resolve({ name, type: "local", code, stdout, stderr, startedAt, endedAt: Date.now() }));
+        child.stdin.end(stdin ?? "");
+    });
+}
+
+/**
+ * A mock `newResource` handler that runs command resources for real. Every
+ * step it ran (or failed to start) is appended to `steps`.
+ */
+export function commandExecutor(steps: Array<ExecutedStep | { name: string; error: string }>) {
+    return async (args: { type: string; name: string; inputs: Record<string, any> }) => {
+        const inputs = args.inputs;
+        let step: ExecutedStep;
+        try {
+            if (args.type === "command:remote:Command") {
+                step = await runRemote(args.name, plain(inputs.connection), plain(inputs.create), plain(inputs.stdin));
+            } else if (args.type === "command:local:Command") {
+                step = await runLocal(args.name, plain(inputs.create), plain(inputs.stdin), plain(inputs.environment));
+            } else {
+                return undefined;
+            }
+        } catch (err) {
+            if (err instanceof StepFailed) steps.push(err.step);
+            throw err;
+        }
+        steps.push(step);
+        if (step.code !== 0) throw new StepFailed(step);
+        return { stdout: step.stdout.replace(/\n$/, ""), stderr: step.stderr.replace(/\n$/, "") };
+    };
+}

@@ -1,0 +1,40 @@
+import { spawn } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { ExecuteReport, ExecuteSpec } from "./execute-program";
+import { ROOT } from "./stack-file";
+
+/**
+ * Runs the program with the command executor in a fresh process (see
+ * execute-program.ts) and resolves with what ran; the test's own event loop
+ * stays free to inject faults meanwhile. `env` adds to the child's environment
+ * (PULUMI_HOME with the plugin marker, PATH with the toolchain).
+ */
+export function executeProgram(spec: Omit<ExecuteSpec, "report">, env: NodeJS.ProcessEnv = {}): Promise<ExecuteReport & { output: string }> {
+    const dir = mkdtempSync(join(tmpdir(), "oceanid-exec-"));
+    const full: ExecuteSpec = { ...spec, report: join(dir, "report.json") };
+    writeFileSync(join(dir, "spec.json"), JSON.stringify(full), { mode: 0o600 });
+    const child = spawn(process.execPath, ["--import", "tsx", join(ROOT, "test", "helpers", "execute-program.ts"), join(dir, "spec.json")], {
+        cwd: ROOT,
+        env: { ...process.env, ...env },
+        stdio: ["ignore", "pipe", "pipe"],
+        timeout: 600_000,
+    });
+    let output = "";
+    child.stdout.on("data", (d: Buffer) => (output += d.toString()));
+    child.stderr.on("data", (d: Buffer) => (output += d.toString()));
+    return new Promise((resolve, reject) => {
+        child.on("close", (code) => {
+            try {
+                const report = JSON.parse(readFileSync(full.report, "utf8")) as ExecuteReport;
+                resolve({ ...report, output });
+            } catch {
+                reject(new Error(`the executor wrote no report (exit ${code}):\n${output}`));
+            } finally {
+                // The spec holds the test secrets.
+                rmSync(dir, { recursive: true, force: true });
+            }
+        });
+    });
+}
