@@ -39,6 +39,11 @@ function readSettings(): StackSettings {
 }
 
 const settings = readSettings();
+// Before any resource: without the plugin the engine would fail on the first node command.
+if (settings.nodeAccess === "ssh") {
+    const problem = commandPluginProblem(process.env);
+    if (problem !== undefined) throw new pulumi.RunError(problem);
+}
 
 const provider = new k8s.Provider(
     "oceanid",
@@ -50,10 +55,6 @@ const provider = new k8s.Provider(
 
 // Node changes go one node at a time in rollout order (server, canary, the rest),
 // each starting only after the previous node's change is confirmed.
-if (settings.nodeAccess === "ssh") {
-    const problem = commandPluginProblem(process.env);
-    if (problem !== undefined) throw new pulumi.RunError(problem);
-}
 const server = settings.nodes.find((n) => n.role === "server")!;
 const nodeSecrets =
     settings.nodeAccess === "ssh"

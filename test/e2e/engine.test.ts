@@ -68,6 +68,25 @@ describe("real engine: a broken stack config", () => {
         expect(r.output).not.toContain("unhandled exception");
     });
 
+    it("with nodeAccess ssh and no command provider plugin, stops with one line saying how to install it", () => {
+        const ws = new Workspace("dev");
+        ws.editConfig(["oceanid:nodeAccess"], "ssh");
+        ws.editConfig(["oceanid:kubernetes"], { mode: "cluster" });
+        // Obviously fake values: the program stops before it would use them.
+        for (const name of ["sshPrivateKey", "k3sToken", "kubeconfig"]) {
+            const set = ws.pulumi(["config", "set", "--secret", `oceanid:${name}`, `fake-${name}`, "--stack", "dev", "--config-file", ws.configFile]);
+            expect(set.code, set.output).toBe(0);
+        }
+        const r = ws.pulumi(["preview"]);
+        expect(r.code).not.toBe(0);
+        expect(r.output).toContain(
+            'nodeAccess "ssh" runs node changes with the command provider plugin 1.2.1, which is not installed: ' +
+                "run 'pulumi plugin install resource command 1.2.1' (stacks with nodeAccess \"none\", like dev, do not need it)",
+        );
+        expect(r.output).not.toMatch(/^\s+at .+\(.+:\d+:\d+\)$/m);
+        expect(r.output).not.toContain("fake-");
+    });
+
     it("refuses the wrong passphrase for the stack's secrets", () => {
         const ws = new Workspace("dev");
         const r = ws.pulumi(["preview"], { PULUMI_CONFIG_PASSPHRASE: "wrong" });

@@ -58,6 +58,9 @@ function connect(c: Connection): Promise<Client> {
                     username: c.user ?? "root",
                     privateKey: c.privateKey,
                     readyTimeout: (c.perDialTimeout ?? 15) * 1000,
+                    // A host cut off mid-command would otherwise hold the test forever.
+                    keepaliveInterval: 5000,
+                    keepaliveCountMax: 3,
                     // Like the provider's FixedHostKey: any other key ends the handshake.
                     ...(c.hostKey === undefined ? {} : { hostVerifier: (key: Buffer) => key.equals(pinnedBlob(c.hostKey!)) }),
                 });
@@ -122,7 +125,7 @@ function runLocal(name: string, command: string, stdin: string | undefined, envi
  * A mock `newResource` handler that runs command resources for real. Every
  * step it ran (or failed to start) is appended to `steps`.
  */
-export function commandExecutor(steps: Array<ExecutedStep | { name: string; error: string }>) {
+export function commandExecutor(steps: Array<ExecutedStep | { name: string; error: string }>, onStep: (name: string) => void = () => {}) {
     return async (args: { type: string; name: string; inputs: Record<string, any> }) => {
         const inputs = args.inputs;
         let step: ExecutedStep;
@@ -136,9 +139,11 @@ export function commandExecutor(steps: Array<ExecutedStep | { name: string; erro
             }
         } catch (err) {
             if (err instanceof StepFailed) steps.push(err.step);
+            onStep(args.name);
             throw err;
         }
         steps.push(step);
+        onStep(args.name);
         if (step.code !== 0) throw new StepFailed(step);
         return { stdout: step.stdout.replace(/\n$/, ""), stderr: step.stderr.replace(/\n$/, "") };
     };

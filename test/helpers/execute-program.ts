@@ -2,7 +2,7 @@
 // executor, then writes what ran to a JSON report. A process of its own per run
 // gives every run a fresh Pulumi runtime and module registry.
 //   node --import tsx test/helpers/execute-program.ts <spec.json>
-import { readFileSync, writeFileSync } from "node:fs";
+import { appendFileSync, readFileSync, writeFileSync } from "node:fs";
 import { commandExecutor, type ExecutedStep } from "./command-executor";
 import { runProgram } from "./mock-runtime";
 
@@ -14,6 +14,8 @@ export interface ExecuteSpec {
     /** Values of the secure keys. */
     secrets: Record<string, string>;
     report: string;
+    /** A file the name of each step is appended to as it ends, for tests that act between steps. */
+    events?: string;
 }
 
 export interface ExecuteReport {
@@ -29,11 +31,14 @@ async function main() {
     // A failed registration rejects the promises of everything waiting on it; the engine reports the first.
     process.on("unhandledRejection", (err) => errors.push(String((err as Error)?.message ?? err)));
     try {
-        await runProgram(spec.stack, (config) => Object.assign(config, spec.config), { secrets: spec.secrets, handle: commandExecutor(report.steps) });
+        await runProgram(spec.stack, (config) => Object.assign(config, spec.config), { secrets: spec.secrets, handle: commandExecutor(report.steps, (name) => spec.events && appendFileSync(spec.events, `${name}\n`)) });
     } catch (err) {
         errors.push(String((err as Error)?.message ?? err));
     }
-    if (errors.length > 0) report.error = errors[0];
+    // Like the engine's summary: the step that stopped the run, else any other error.
+    const failed = report.steps.find((s) => "error" in s || s.code !== 0);
+    if (failed !== undefined) report.error = "error" in failed ? `${failed.name}: ${failed.error}` : `${failed.name}: exit ${failed.code}`;
+    else if (errors.length > 0) report.error = errors[0];
     writeFileSync(spec.report, JSON.stringify(report, null, 2));
 }
 

@@ -11,9 +11,10 @@ import { ROOT } from "./stack-file";
  * stays free to inject faults meanwhile. `env` adds to the child's environment
  * (PULUMI_HOME with the plugin marker, PATH with the toolchain).
  */
-export function executeProgram(spec: Omit<ExecuteSpec, "report">, env: NodeJS.ProcessEnv = {}): Promise<ExecuteReport & { output: string }> {
+export function executeProgram(spec: Omit<ExecuteSpec, "report">, env: NodeJS.ProcessEnv = {}): Promise<ExecuteReport & { output: string }> & { ended(step: string): boolean } {
     const dir = mkdtempSync(join(tmpdir(), "oceanid-exec-"));
-    const full: ExecuteSpec = { ...spec, report: join(dir, "report.json") };
+    const full: ExecuteSpec = { ...spec, report: join(dir, "report.json"), events: join(dir, "events") };
+    writeFileSync(full.events!, "");
     writeFileSync(join(dir, "spec.json"), JSON.stringify(full), { mode: 0o600 });
     const child = spawn(process.execPath, ["--import", "tsx", join(ROOT, "test", "helpers", "execute-program.ts"), join(dir, "spec.json")], {
         cwd: ROOT,
@@ -24,7 +25,8 @@ export function executeProgram(spec: Omit<ExecuteSpec, "report">, env: NodeJS.Pr
     let output = "";
     child.stdout.on("data", (d: Buffer) => (output += d.toString()));
     child.stderr.on("data", (d: Buffer) => (output += d.toString()));
-    return new Promise((resolve, reject) => {
+    const ended = new Set<string>();
+    const result = new Promise<ExecuteReport & { output: string }>((resolve, reject) => {
         child.on("close", (code) => {
             try {
                 const report = JSON.parse(readFileSync(full.report, "utf8")) as ExecuteReport;
@@ -37,4 +39,16 @@ export function executeProgram(spec: Omit<ExecuteSpec, "report">, env: NodeJS.Pr
             }
         });
     });
+    /** Whether the step has ended (read from the child's event file while it runs). */
+    const stepEnded = (step: string) => {
+        if (!ended.has(step)) {
+            try {
+                for (const name of readFileSync(full.events!, "utf8").split("\n")) if (name) ended.add(name);
+            } catch {
+                // The run is over and its directory gone: only what was seen counts.
+            }
+        }
+        return ended.has(step);
+    };
+    return Object.assign(result, { ended: stepEnded });
 }

@@ -62,7 +62,7 @@ describe("node change scripts", () => {
             "/etc/systemd/system/k3s-agent.service",
             "/etc/systemd/system/k3s-agent.service.env",
         ]);
-        expect(rendered(agent).arm).toContain("systemd-run --unit=\"$unit\" --on-active=600s --collect --quiet");
+        expect(rendered(agent).arm).toContain("systemd-run --unit=\"$unit\" --on-active=600s --timer-property=RemainAfterElapse=no --collect --quiet");
         expect(changeDir("k3s")).toBe("/var/lib/oceanid/changes/k3s");
     });
 

@@ -114,7 +114,8 @@ ${backups}
 cat >"$change_dir/revert.sh" <<'OCEANID_REVERT'
 ${renderRevert(spec)}OCEANID_REVERT
 chmod 700 "$change_dir/revert.sh"
-systemd-run --unit="$unit" --on-active=${revertAfterSeconds}s --collect --quiet \\
+# RemainAfterElapse=no: once fired, the timer unloads, so the next change can arm again.
+systemd-run --unit="$unit" --on-active=${revertAfterSeconds}s --timer-property=RemainAfterElapse=no --collect --quiet \\
     --description="oceanid: revert ${spec.change} on ${spec.node} unless confirmed" /bin/bash "$change_dir/revert.sh" \\
     || fail "cannot start the revert timer $unit.timer"
 date +%s >"$change_dir/armed-at"

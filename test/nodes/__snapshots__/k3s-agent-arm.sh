@@ -48,7 +48,8 @@ rm -f "$change_dir/armed-at"
 echo "revert finished at $(date -u +%FT%TZ)"
 OCEANID_REVERT
 chmod 700 "$change_dir/revert.sh"
-systemd-run --unit="$unit" --on-active=600s --collect --quiet \
+# RemainAfterElapse=no: once fired, the timer unloads, so the next change can arm again.
+systemd-run --unit="$unit" --on-active=600s --timer-property=RemainAfterElapse=no --collect --quiet \
     --description="oceanid: revert k3s on srv712695 unless confirmed" /bin/bash "$change_dir/revert.sh" \
     || fail "cannot start the revert timer $unit.timer"
 date +%s >"$change_dir/armed-at"
