@@ -4,6 +4,7 @@
  */
 import { parseArgs } from "node:util";
 import { isIPv6 } from "node:net";
+import { shellQuote, shellWord } from "../platform/shell-quote";
 import { hostPort, parseHostKey } from "./probes";
 
 /** What one node change waits for before it is confirmed. */
@@ -55,26 +56,20 @@ export class GateArgsError extends Error {
  */
 export function gateCommand(spec: GateSpec): string {
     const flags: Array<[string, string]> = [
-        ["--node", shellQuote(spec.node)],
-        ["--version", shellQuote(spec.version)],
-        ["--ssh", shellQuote(hostPort(spec.sshHost, spec.sshPort))],
+        ["--node", shellWord(spec.node)],
+        ["--version", shellWord(spec.version)],
+        ["--ssh", shellWord(hostPort(spec.sshHost, spec.sshPort))],
         // Always quoted, bare or not: it reads as one value in logs.
-        ["--host-key", singleQuote(spec.hostKey)],
-        ["--since", shellQuote(spec.since.trim())],
-        ["--timeout", shellQuote(String(spec.timeoutSeconds))],
+        ["--host-key", shellQuote(spec.hostKey)],
+        ["--since", shellWord(spec.since.trim())],
+        ["--timeout", shellWord(String(spec.timeoutSeconds))],
         ["--kubeconfig", "-"],
     ];
-    if (spec.context !== undefined) flags.push(["--context", shellQuote(spec.context)]);
+    if (spec.context !== undefined) flags.push(["--context", shellWord(spec.context)]);
     // A value starting with "-" would read as a flag: attach it with "=".
     return ["npx --no-install oceanid-health gate", ...flags.map(([flag, value]) => `${flag}${/^'?-/.test(value) && value !== "-" ? "=" : " "}${value}`)].join(" ");
 }
 
-/** A word as the shell reads it back: bare when it holds nothing the shell would interpret. */
-export function shellQuote(word: string): string {
-    return /^[A-Za-z0-9_@%+=:,./-]+$/.test(word) ? word : singleQuote(word);
-}
-
-const singleQuote = (word: string) => `'${word.replace(/'/g, `'\\''`)}'`;
 
 /** The gate's arguments as the CLI receives them (after `gate`), or a request for help. */
 export type GateArgs =

@@ -2,7 +2,8 @@
 import { execFileSync } from "node:child_process";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { gateCommand, GateArgsError, parseGateArgs, shellQuote, type GateSpec } from "../../components/health/gate-command";
+import { gateCommand, GateArgsError, parseGateArgs, type GateSpec } from "../../components/health/gate-command";
+import { shellWord } from "../../components/platform/shell-quote";
 
 const KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOBSgVhpZJ91oZCceCmllHH7x9MkpQ1otU/mHIbbxxNI";
 
@@ -72,12 +73,12 @@ describe("gateCommand", () => {
     });
 });
 
-describe("shellQuote", () => {
+describe("shellWord", () => {
     it("leaves plain words bare and single-quotes the rest", () => {
-        expect(shellQuote("v1.33.5+k3s1")).toBe("v1.33.5+k3s1");
-        expect(shellQuote("a b")).toBe("'a b'");
-        expect(shellQuote("it's")).toBe("'it'\\''s'");
-        expect(shellQuote("*")).toBe("'*'");
+        expect(shellWord("v1.33.5+k3s1")).toBe("v1.33.5+k3s1");
+        expect(shellWord("a b")).toBe("'a b'");
+        expect(shellWord("it's")).toBe("'it'\\''s'");
+        expect(shellWord("*")).toBe("'*'");
     });
 });
 

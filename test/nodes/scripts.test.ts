@@ -4,7 +4,8 @@ import { spawnSync } from "node:child_process";
 import { describe, expect, it } from "vitest";
 import { changeDir, parseAppliedAt, renderApply, renderArm, renderConfirm, renderPreflight, renderRevert } from "../../components/nodes/scripts/node-change-scripts";
 import { k3sChangeSpec, type K3sChange } from "../../components/nodes/scripts/k3s-scripts";
-import { shellQuote, stepCommand } from "../../components/nodes/scripts/shell";
+import { shellQuote } from "../../components/platform/shell-quote";
+import { stepCommand } from "../../components/nodes/scripts/shell";
 
 const agent: K3sChange = {
     node: "srv712695",

@@ -77,3 +77,31 @@ describe.skipIf(!canRun)("a node change that cuts the canary off", () => {
         for (const n of LAB_NODES) expect(lab.installedVersion(n.name)).toBe(NEW);
     });
 });
+
+describe.skipIf(!canRun)("a release whose k3s stops renewing its Lease, on the server", () => {
+    const BROKEN = "v1.33.6+k3s1";
+
+    it("fails the server's gate before any agent, refuses another run while the revert is pending, then reverts", async () => {
+        lab.markBrokenRelease(BROKEN);
+        const agentsBefore = ["srv712695", "calypso"].map((n) => [lab.installedVersion(n), lab.installs(n).length]);
+        const run = await rollout(lab, labConfig(lab, BROKEN));
+        expect(run.steps.map((s) => s.name)).toEqual(["preflight", "arm", "apply", "gate"].map((s) => `srv712429-k3s-change-${s}`));
+        const failed = (run.steps.at(-1) as { stderr: string }).stderr.trim().split("\n").at(-1)!;
+        expect(failed).toMatch(/^GATE FAILED node=srv712429 reason=/);
+        expect(failed).toMatch(/Lease not renewed since the change \(last renewed [^,]+, change at [^)]+\)/);
+        expect(lab.installedVersion("srv712429")).toBe(BROKEN);
+
+        // Until the timer fires, the node refuses a new change rather than stack one on a pending revert.
+        const again = await rollout(lab, labConfig(lab, BROKEN));
+        expect(again.steps.map((s) => s.name)).toEqual(["srv712429-k3s-change-preflight"]);
+        expect((again.steps[0] as { stderr: string }).stderr.trim()).toMatch(
+            /^PREFLIGHT FAILED node=srv712429 reason=a revert of k3s is pending since \d+; wait for it, or disarm it with: systemctl stop oceanid-revert-k3s\.timer$/,
+        );
+
+        await until("the server's revert", () => lab.installedVersion("srv712429") === NEW, LAB_TIMINGS.revertAfterSeconds + 15);
+        expect(["srv712695", "calypso"].map((n) => [lab.installedVersion(n), lab.installs(n).length])).toEqual(agentsBefore);
+        // The restored k3s heartbeats again: the same gate passes on the old version.
+        const back = await rollout(lab, labConfig(lab, NEW));
+        expect(back.error).toBeUndefined();
+    });
+});

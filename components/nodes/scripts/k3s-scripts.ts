@@ -1,5 +1,5 @@
 import type { NodeChangeSpec } from "./node-change-scripts";
-import { shellQuote } from "./shell";
+import { shellQuote } from "../../platform/shell-quote";
 
 /** What a k3s install or upgrade on one node needs to know. Plain data: no secrets. */
 export interface K3sChange {

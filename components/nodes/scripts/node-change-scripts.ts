@@ -1,4 +1,4 @@
-import { shellQuote } from "./shell";
+import { shellQuote } from "../../platform/shell-quote";
 
 /**
  * One change to one node, as the generic steps need it. The change-specific

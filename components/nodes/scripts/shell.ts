@@ -1,7 +1,4 @@
-/** Quotes a value for bash: one single-quoted word, whatever it holds. */
-export function shellQuote(value: string): string {
-    return `'${value.replace(/'/g, `'\\''`)}'`;
-}
+import { shellQuote } from "../../platform/shell-quote";
 
 /**
  * The command line that runs one step's script on a node: as root (through
