@@ -539,7 +539,8 @@ export class NodeLab {
                     `ListenAddress ${n.address}`,
                     "Port 22",
                     `HostKey ${join(nodeDir, "ssh", "ssh_host_ed25519_key")}`,
-                    `AuthorizedKeysFile ${join(dir, "ssh", "authorized_keys")}`,
+                    // root's key from the lab; other logins (added by a test) from their own home.
+                    `AuthorizedKeysFile ${join(dir, "ssh", "authorized_keys")} .ssh/authorized_keys`,
                     "PidFile none",
                     "PermitRootLogin prohibit-password",
                     "PubkeyAuthentication yes",

@@ -19,8 +19,8 @@ export const LAB_NODES = [
 /** Short enough for a test; the revert still fires only after a change could have been confirmed. */
 export const LAB_TIMINGS = { revertAfterSeconds: 36, applyTimeoutSeconds: 10, gateTimeoutSeconds: 15, stepTimeoutSeconds: 10 };
 
-/** `oceanid:*` config for the lab, every node at `version` unless `versions` says otherwise. */
-export function labConfig(lab: NodeLab, version: string, opts: { hostKeys?: Record<string, string> } = {}): Record<string, unknown> {
+/** `oceanid:*` config for the lab, every node at `version`, logging in as root unless `user` says otherwise. */
+export function labConfig(lab: NodeLab, version: string, opts: { hostKeys?: Record<string, string>; user?: string } = {}): Record<string, unknown> {
     return {
         "oceanid:nodeAccess": "ssh",
         "oceanid:kubernetes": { mode: "cluster" },
@@ -38,7 +38,7 @@ export function labConfig(lab: NodeLab, version: string, opts: { hostKeys?: Reco
             ...(i === 1 ? { canary: true } : {}),
             k3sVersion: version,
             addresses: { lan: lab.node(n.name).address },
-            ssh: { user: "root", hostKey: opts.hostKeys?.[n.name] ?? lab.node(n.name).hostKey },
+            ssh: { user: opts.user ?? "root", hostKey: opts.hostKeys?.[n.name] ?? lab.node(n.name).hostKey },
             outOfBand: `lab host: ip netns exec ${lab.node(n.name).netns}`,
         })),
         "oceanid:sshPrivateKey": { secure: "lab" },

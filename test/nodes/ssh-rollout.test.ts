@@ -92,4 +92,28 @@ describe.skipIf(!canRun)("k3s node changes over SSH", () => {
         // Same versions, no installer run, no service restart.
         expect(nodeState()).toEqual(before);
     });
+
+    it("runs every step through sudo -n for a login other than root, and fails plainly without sudo rights", async () => {
+        // A password of "*" (not the locked "!"): sshd without PAM refuses locked accounts.
+        for (const n of LAB_NODES) {
+            const add = lab.inNode(
+                n.name,
+                "mkdir -p /var/lib/oceanid-login/.ssh && useradd -M -d /var/lib/oceanid-login -s /bin/bash -p '*' oceanid && " +
+                    `cp ${lab.dir}/ssh/authorized_keys /var/lib/oceanid-login/.ssh/ && chown -R oceanid /var/lib/oceanid-login && ` +
+                    "echo 'oceanid ALL=(root) NOPASSWD: ALL' >/etc/sudoers.d/oceanid && chmod 440 /etc/sudoers.d/oceanid",
+            );
+            expect(add.code, add.out).toBe(0);
+        }
+        const before = nodeState();
+        const run = await rollout(lab, labConfig(lab, NEW, { user: "oceanid" }));
+        expect(run.error).toBeUndefined();
+        expect(run.steps).toHaveLength(15);
+        expect(nodeState()).toEqual(before);
+
+        // Without sudo rights the first step stops with sudo's own words, and nothing runs after it.
+        expect(lab.inNode("srv712429", "rm /etc/sudoers.d/oceanid").code).toBe(0);
+        const refused = await rollout(lab, labConfig(lab, NEW, { user: "oceanid" }));
+        expect(refused.steps.map((s) => s.name)).toEqual(["srv712429-k3s-change-preflight"]);
+        expect((refused.steps[0] as { stderr: string }).stderr).toContain("sudo: a password is required");
+    });
 });
