@@ -7,7 +7,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { GuardrailsAdmission } from "./components/admission/guardrails-admission";
 import { StackConfigError } from "./components/config/problems";
-import { parseStackConfig, SECRET_NAMES, serverUrl, type StackSettings } from "./components/config/stack-config";
+import { parseStackConfig, SECRET_NAMES, serverUrl, STACK_KEYS, type StackSettings } from "./components/config/stack-config";
 import { EgressGateway } from "./components/network/egress-gateway";
 import { TailnetAccess } from "./components/network/tailnet-access";
 import { ClusterNode } from "./components/nodes/cluster-node";
@@ -19,15 +19,22 @@ import { RULES } from "./policies/rules";
 
 const config = new pulumi.Config("oceanid");
 
+/** A config value as written: objects and lists are stored as JSON, plain strings as they are. */
+function readValue(key: string): unknown {
+    const text = config.get(key);
+    if (text === undefined) return undefined;
+    try {
+        return JSON.parse(text);
+    } catch {
+        return text;
+    }
+}
+
 function readSettings(): StackSettings {
     try {
         return parseStackConfig({
+            ...Object.fromEntries(STACK_KEYS.map((key) => [key, readValue(key)])),
             stack: pulumi.getStack(),
-            nodes: config.getObject("nodes"),
-            nodeAccess: config.get("nodeAccess"),
-            kubernetes: config.getObject("kubernetes"),
-            egress: config.getObject("egress"),
-            nodeChanges: config.getObject("nodeChanges"),
             // Only whether each secret is set; the values stay Outputs marked secret.
             secretsSet: Object.fromEntries(SECRET_NAMES.map((name) => [name, config.getSecret(name) !== undefined])),
         });

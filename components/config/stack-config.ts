@@ -7,17 +7,12 @@ import { formatIssues, placeholderProblems, StackConfigError } from "./problems"
  * The stack's settings, as `index.ts` reads them from `pulumi.Config` (namespace `oceanid`).
  * Everything here is plain data; secrets are not in it, only whether each one is set.
  */
-export interface RawStackConfig {
+export type RawStackConfig = {
     /** Stack name, used in messages. */
     stack: string;
-    nodes?: unknown;
-    nodeAccess?: unknown;
-    kubernetes?: unknown;
-    egress?: unknown;
-    nodeChanges?: unknown;
     /** Which secret keys have a value; their values never pass through validation. */
     secretsSet: Partial<Record<SecretName, boolean>>;
-}
+} & Partial<Record<StackKey, unknown>>;
 
 export const SECRET_NAMES = ["sshPrivateKey", "k3sToken", "tailscaleAuthKey", "tailscaleApiKey", "kubeconfig"] as const;
 export type SecretName = (typeof SECRET_NAMES)[number];
@@ -183,6 +178,10 @@ const stackSchema = z.object({
     nodeChanges: nodeChangesSchema.default(NODE_CHANGE_DEFAULTS),
 });
 
+/** The plain (non-secret) keys under `oceanid:`, each read once, straight from the schema. */
+export const STACK_KEYS = Object.keys(stackSchema.shape) as Array<keyof typeof stackSchema.shape>;
+export type StackKey = (typeof STACK_KEYS)[number];
+
 export type NodeConfig = z.infer<typeof nodeSchema>;
 export type KubernetesTarget = z.infer<typeof kubernetesSchema>;
 export type EgressConfig = z.infer<typeof egressSchema>;
@@ -194,7 +193,7 @@ export type StackSettings = z.infer<typeof stackSchema> & { stack: string };
  * {@link StackConfigError} that lists every problem with its path, the bad value and a fix.
  */
 export function parseStackConfig(raw: RawStackConfig): StackSettings {
-    const input = { nodes: raw.nodes, nodeAccess: raw.nodeAccess, kubernetes: raw.kubernetes, egress: raw.egress, nodeChanges: raw.nodeChanges };
+    const input = Object.fromEntries(STACK_KEYS.map((key) => [key, raw[key]]));
     // Placeholders get their own message; the schema's complaint about the same field would only repeat it.
     const placeholders = placeholderProblems(input);
     const result = stackSchema.safeParse(input);

@@ -1,6 +1,6 @@
 import { readFileSync } from "node:fs";
 import { parse } from "yaml";
-import { SECRET_NAMES, type RawStackConfig, type SecretName } from "./stack-config";
+import { SECRET_NAMES, STACK_KEYS, type RawStackConfig, type SecretName } from "./stack-config";
 
 /** The `config:` map of a stack file (`Pulumi.<stack>.yaml`), keys as written (`oceanid:nodes`, ...). */
 export function readStackConfigFile(path: string): Record<string, unknown> {
@@ -18,13 +18,5 @@ export function rawFromStackConfig(stack: string, config: Record<string, unknown
     const get = (key: string) => config[`oceanid:${key}`];
     const secretsSet: Partial<Record<SecretName, boolean>> = {};
     for (const name of SECRET_NAMES) secretsSet[name] = isSecure(get(name));
-    return {
-        stack,
-        nodes: get("nodes"),
-        nodeAccess: get("nodeAccess"),
-        kubernetes: get("kubernetes"),
-        egress: get("egress"),
-        nodeChanges: get("nodeChanges"),
-        secretsSet,
-    };
+    return { ...Object.fromEntries(STACK_KEYS.map((key) => [key, get(key)])), stack, secretsSet };
 }
