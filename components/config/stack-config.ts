@@ -198,10 +198,11 @@ export function parseStackConfig(raw: RawStackConfig): StackSettings {
     const placeholders = placeholderProblems(input);
     const result = stackSchema.safeParse(input);
     const problems = [...placeholders.problems];
-    if (!result.success) {
-        problems.push(...formatIssues(result.error.issues, input, placeholders.paths));
-    } else if (placeholders.problems.length === 0) {
-        problems.push(...crossFieldProblems(result.data, raw.secretsSet));
+    if (!result.success) problems.push(...formatIssues(result.error.issues, input, placeholders.paths));
+    // Every cross-field rule whose own fields are valid runs, whatever else is broken.
+    for (const rule of CROSS_FIELD_RULES) {
+        const data = rule.needs.safeParse(input);
+        if (data.success) problems.push(...rule.check(data.data as never, raw.secretsSet));
     }
     if (problems.length > 0 || !result.success) {
         throw new StackConfigError(raw.stack, problems);
@@ -209,28 +210,59 @@ export function parseStackConfig(raw: RawStackConfig): StackSettings {
     return { ...result.data, stack: raw.stack };
 }
 
-/** Rules that need more than one field: roles, canary, names, version skew, exit node, secrets. */
-function crossFieldProblems(cfg: z.infer<typeof stackSchema>, secretsSet: RawStackConfig["secretsSet"]): string[] {
+/** A rule over several fields: the part of the config it reads (valid, or the rule is skipped), and its check. */
+interface CrossFieldRule<T> {
+    needs: z.ZodType<T>;
+    check(data: T, secretsSet: RawStackConfig["secretsSet"]): string[];
+}
+const rule = <T>(needs: z.ZodType<T>, check: CrossFieldRule<T>["check"]): CrossFieldRule<T> => ({ needs, check });
+
+/** Only some fields of every node (other fields may be broken). */
+const nodesWith = <K extends keyof typeof nodeSchema.shape>(...keys: K[]) =>
+    z.object({ nodes: z.array(z.object(Object.fromEntries(keys.map((k) => [k, nodeSchema.shape[k]])) as Pick<typeof nodeSchema.shape, K>)) });
+
+const nodeVia = nodeSchema.shape.ssh.shape.via;
+type NodeAddresses = Pick<NodeConfig, "name" | "addresses"> & { ssh: { via?: NodeConfig["ssh"]["via"] } };
+
+const CROSS_FIELD_RULES: ReadonlyArray<CrossFieldRule<never>> = [
+    rule(nodesWith("name", "role", "canary", "k3sVersion"), ({ nodes }) => roleProblems(nodes)),
+    rule(z.object({ nodes: z.array(z.object({ name: nodeSchema.shape.name, addresses: nodeSchema.shape.addresses, ssh: z.object({ via: nodeVia }) })) }), ({ nodes }) =>
+        addressProblems(nodes),
+    ),
+    rule(nodesWith("name", "outOfBand", "unsafeNoOutOfBand"), ({ nodes }) => outOfBandProblems(nodes)),
+    rule(z.object({ nodeAccess: stackSchema.shape.nodeAccess, kubernetes: kubernetesSchema }), (cfg) =>
+        cfg.nodeAccess === "ssh" && cfg.kubernetes.mode !== "cluster"
+            ? [`nodeAccess: "ssh" needs kubernetes.mode "cluster": every node change is gated on the node's Ready condition and Lease in the API server`]
+            : [],
+    ),
+    rule(z.object({ nodeChanges: stackSchema.shape.nodeChanges }), ({ nodeChanges }) => nodeChangeTimingProblems(nodeChanges)),
+    rule(nodesWith("name", "addresses").extend({ egress: z.object({ exitNode: egressSchema.shape.exitNode }) }), (cfg) => exitNodeProblems(cfg)),
+    rule(z.object({ egress: egressSchema }), ({ egress }) => egressNamespaceProblems(egress)),
+    rule(z.object({ nodeAccess: stackSchema.shape.nodeAccess, kubernetes: kubernetesSchema, egress: egressSchema }), (cfg, secretsSet) =>
+        missingSecretProblems(cfg, secretsSet),
+    ),
+] as never;
+
+/** Roles, canary, unique names and version skew. */
+function roleProblems(nodes: ReadonlyArray<Pick<NodeConfig, "name" | "role" | "canary" | "k3sVersion">>): string[] {
     const problems: string[] = [];
-    const servers = cfg.nodes.flatMap((n, i) => (n.role === "server" ? [i] : []));
+    const servers = nodes.flatMap((n, i) => (n.role === "server" ? [i] : []));
     if (servers.length !== 1) {
-        problems.push(
-            `nodes: ${servers.length} nodes have role "server" (${servers.map((i) => cfg.nodes[i].name).join(", ") || "none"}); exactly one must`,
-        );
+        problems.push(`nodes: ${servers.length} nodes have role "server" (${servers.map((i) => nodes[i].name).join(", ") || "none"}); exactly one must`);
     }
-    cfg.nodes.forEach((n, i) => {
+    nodes.forEach((n, i) => {
         if (n.canary && n.role !== "agent") {
             problems.push(`nodes[${i}].canary: ${n.name} is a ${n.role}; only an agent can be the canary`);
         }
     });
-    const canaries = cfg.nodes.filter((n) => n.canary && n.role === "agent");
-    if (canaries.length !== 1 && cfg.nodes.some((n) => n.role === "agent")) {
+    const canaries = nodes.filter((n) => n.canary && n.role === "agent");
+    if (canaries.length !== 1 && nodes.some((n) => n.role === "agent")) {
         problems.push(
             `nodes: ${canaries.length} agents are marked canary (${canaries.map((n) => n.name).join(", ") || "none"}); mark exactly one agent "canary: true" so changes reach one node first`,
         );
     }
     const seen = new Map<string, number>();
-    cfg.nodes.forEach((n, i) => {
+    nodes.forEach((n, i) => {
         const first = seen.get(n.name);
         if (first !== undefined) {
             problems.push(`nodes[${i}].name: ${quote(n.name)} is already used by nodes[${first}]; node names must be unique`);
@@ -238,20 +270,37 @@ function crossFieldProblems(cfg: z.infer<typeof stackSchema>, secretsSet: RawSta
             seen.set(n.name, i);
         }
     });
+    if (servers.length === 1) {
+        const server = nodes[servers[0]];
+        const serverVersion = parseK3sVersion(server.k3sVersion)!;
+        nodes.forEach((n, i) => {
+            if (n.role !== "agent") return;
+            const problem = agentSkewProblem(parseK3sVersion(n.k3sVersion)!, serverVersion);
+            if (problem) {
+                problems.push(`nodes[${i}].k3sVersion: ${n.k3sVersion} ${problem.relation} the server's ${server.k3sVersion} (${server.name}); ${problem.rule}`);
+            }
+        });
+    }
+    return problems;
+}
+
+/** One Tailscale address per node, and an address to SSH to. */
+function addressProblems(nodes: readonly NodeAddresses[]): string[] {
+    const problems: string[] = [];
     const tailnetOwners = new Map<string, number>();
-    cfg.nodes.forEach((n, i) => {
+    nodes.forEach((n, i) => {
         if (n.addresses.tailscale === undefined) return;
         const key = normalizeAddress(n.addresses.tailscale);
         const first = tailnetOwners.get(key);
         if (first !== undefined) {
             problems.push(
-                `nodes[${i}].addresses.tailscale: ${n.addresses.tailscale} is already the address of nodes[${first}] (${cfg.nodes[first].name}); each node has its own`,
+                `nodes[${i}].addresses.tailscale: ${n.addresses.tailscale} is already the address of nodes[${first}] (${nodes[first].name}); each node has its own`,
             );
         } else {
             tailnetOwners.set(key, i);
         }
     });
-    cfg.nodes.forEach((n, i) => {
+    nodes.forEach((n, i) => {
         const via = n.ssh.via ?? defaultSshVia(n);
         if (via === undefined) {
             problems.push(`nodes[${i}].addresses: ${n.name} has no address; give at least one of public, lan, tailscale`);
@@ -259,29 +308,10 @@ function crossFieldProblems(cfg: z.infer<typeof stackSchema>, secretsSet: RawSta
             problems.push(`nodes[${i}].ssh.via: ${quote(via)} but nodes[${i}].addresses.${via} is not set`);
         }
     });
-
-    if (servers.length === 1) {
-        const server = cfg.nodes[servers[0]];
-        const serverVersion = parseK3sVersion(server.k3sVersion)!;
-        cfg.nodes.forEach((n, i) => {
-            if (n.role !== "agent") return;
-            const problem = agentSkewProblem(parseK3sVersion(n.k3sVersion)!, serverVersion);
-            if (problem) {
-                problems.push(
-                    `nodes[${i}].k3sVersion: ${n.k3sVersion} ${problem.relation} the server's ${server.k3sVersion} (${server.name}); ${problem.rule}`,
-                );
-            }
-        });
-    }
-
-    problems.push(...nodeChangeProblems(cfg));
-    problems.push(...exitNodeProblems(cfg));
-    problems.push(...egressNamespaceProblems(cfg.egress));
-    problems.push(...missingSecretProblems(cfg, secretsSet));
     return problems;
 }
 
-export function defaultSshVia(n: NodeConfig): "public" | "lan" | "tailscale" | undefined {
+export function defaultSshVia(n: Pick<NodeConfig, "addresses">): "public" | "lan" | "tailscale" | undefined {
     if (n.addresses.public !== undefined) return "public";
     if (n.addresses.lan !== undefined) return "lan";
     if (n.addresses.tailscale !== undefined) return "tailscale";
@@ -300,9 +330,9 @@ export function serverUrl(cfg: Pick<StackSettings, "nodes" | "nodeChanges">): st
     return `https://${address.includes(":") ? `[${address}]` : address}:6443`;
 }
 
-function nodeChangeProblems(cfg: z.infer<typeof stackSchema>): string[] {
+function outOfBandProblems(nodes: ReadonlyArray<Pick<NodeConfig, "name" | "outOfBand" | "unsafeNoOutOfBand">>): string[] {
     const problems: string[] = [];
-    cfg.nodes.forEach((n, i) => {
+    nodes.forEach((n, i) => {
         if (n.outOfBand === undefined && n.unsafeNoOutOfBand === undefined) {
             problems.push(
                 `nodes[${i}].outOfBand: not set for ${n.name}; a node change can cut SSH, so say how to reach the node without it ` +
@@ -312,12 +342,11 @@ function nodeChangeProblems(cfg: z.infer<typeof stackSchema>): string[] {
             problems.push(`nodes[${i}].unsafeNoOutOfBand: ${n.name} has outOfBand access; remove the override`);
         }
     });
-    if (cfg.nodeAccess === "ssh" && cfg.kubernetes.mode !== "cluster") {
-        problems.push(
-            `nodeAccess: "ssh" needs kubernetes.mode "cluster": every node change is gated on the node's Ready condition and Lease in the API server`,
-        );
-    }
-    const c = cfg.nodeChanges;
+    return problems;
+}
+
+function nodeChangeTimingProblems(c: NodeChangeSettings): string[] {
+    const problems: string[] = [];
     const needed = c.applyTimeoutSeconds + c.gateTimeoutSeconds + c.stepTimeoutSeconds;
     if (c.revertAfterSeconds <= needed) {
         problems.push(
@@ -329,7 +358,7 @@ function nodeChangeProblems(cfg: z.infer<typeof stackSchema>): string[] {
     return problems;
 }
 
-function exitNodeProblems(cfg: z.infer<typeof stackSchema>): string[] {
+function exitNodeProblems(cfg: { nodes: ReadonlyArray<Pick<NodeConfig, "addresses">>; egress: Pick<EgressConfig, "exitNode"> }): string[] {
     const exitNode = cfg.egress.exitNode;
     if (exitNode === "auto:any") return [];
     if (!isIpAddress(exitNode)) {
@@ -373,7 +402,7 @@ function egressNamespaceProblems(egress: EgressConfig): string[] {
     return problems;
 }
 
-function missingSecretProblems(cfg: z.infer<typeof stackSchema>, secretsSet: RawStackConfig["secretsSet"]): string[] {
+function missingSecretProblems(cfg: Pick<StackSettings, "nodeAccess" | "kubernetes" | "egress">, secretsSet: RawStackConfig["secretsSet"]): string[] {
     const needed: Array<[SecretName, string]> = [];
     if (cfg.nodeAccess === "ssh") {
         needed.push(["sshPrivateKey", 'nodeAccess "ssh" logs in to the nodes with it']);

@@ -344,7 +344,7 @@ describe("the bundled stack files", () => {
         expect(s.kubernetes).toEqual({ mode: "render", renderDir: "rendered/dev" });
     });
 
-    it("prod names each placeholder and nothing else", () => {
+    it("prod names each placeholder and each secret still to set, and nothing else", () => {
         expect(problemsOf(rawFromStackFile("prod"))).toEqual([
             'nodes[0].ssh.user: placeholder "FILL-IN: SSH login user on srv712429 (needs sudo)" must be replaced with the real value',
             "nodes[0].ssh.hostKey: placeholder \"FILL-IN: key part of 'ssh-keyscan -t ed25519 157.173.210.123'\" must be replaced with the real value",
@@ -356,6 +356,10 @@ describe("the bundled stack files", () => {
             "nodes[2].addresses.tailscale: placeholder \"FILL-IN: Tailscale IPv4 of calypso ('tailscale ip -4' on the node)\" must be replaced with the real value",
             'nodes[2].ssh.user: placeholder "FILL-IN: SSH login user on calypso (needs sudo)" must be replaced with the real value',
             "nodes[2].ssh.hostKey: placeholder \"FILL-IN: key part of 'ssh-keyscan -t ed25519 <calypso LAN IP>'\" must be replaced with the real value",
+            'sshPrivateKey: not set; nodeAccess "ssh" logs in to the nodes with it: pulumi config set --secret oceanid:sshPrivateKey (value on stdin)',
+            'k3sToken: not set; nodeAccess "ssh" joins agents to the server with it: pulumi config set --secret oceanid:k3sToken (value on stdin)',
+            'kubeconfig: not set; kubernetes.mode "cluster" deploys with it: pulumi config set --secret oceanid:kubeconfig (value on stdin)',
+            "tailscaleAuthKey: not set; the egress gateway joins the tailnet with it (or set egress.tailnet.manage): pulumi config set --secret oceanid:tailscaleAuthKey (value on stdin)",
         ]);
     });
 
@@ -387,6 +391,30 @@ describe("the bundled stack files", () => {
                 if (v !== undefined) expect(v, `${stack}: oceanid:${name}`).toHaveProperty("secure");
             }
         }
+    });
+});
+
+describe("parseStackConfig: every problem at once", () => {
+    it("reports a bad host key, a hostname exit node and an agent two minors behind in one run", () => {
+        const raw = validRaw();
+        raw.nodes[0].ssh.hostKey = "AAAAC3NzaC1lZDI1NTE5";
+        raw.egress.exitNode = "srv712429";
+        raw.nodes[2].k3sVersion = "v1.31.9+k3s1";
+        expect(problemsOf(raw)).toEqual([
+            'nodes[0].ssh.hostKey: "AAAAC3NzaC1lZDI1NTE5" is not an SSH host key: paste the key part of \'ssh-keyscan -t ed25519 <host>\' (e.g. "ssh-ed25519 AAAAC3...")',
+            "nodes[2].k3sVersion: v1.31.9+k3s1 is more than one minor release behind the server's v1.33.4+k3s1 (srv712429); agents may be at most one minor release older than the server",
+            'egress.exitNode: got "srv712429"; use the Tailscale IP (100.x.y.z) of the exit node or "auto:any": a name is not in the peer list when the gateway first starts, so tailscale rejects it ("invalid value for --exit-node")',
+        ]);
+    });
+
+    it("skips only the rules whose own fields are broken, so a broken field causes no second, wrong complaint", () => {
+        const raw = validRaw();
+        raw.nodes[0].role = "master";
+        raw.nodes[1].addresses.public = "not-an-ip";
+        expect(problemsOf(raw)).toEqual([
+            'nodes[0].role: Invalid option: expected one of "server"|"agent" (got "master")',
+            'nodes[1].addresses.public: "not-an-ip" is not an IP address',
+        ]);
     });
 });
 
