@@ -8,10 +8,12 @@ export class StackConfigError extends Error {
     constructor(
         readonly stack: string,
         readonly problems: readonly string[],
+        /** The file the config was read from, when known. @default `Pulumi.<stack>.yaml` */
+        readonly configFile = `Pulumi.${stack}.yaml`,
     ) {
         super(
             `stack "${stack}" config has ${problems.length} problem${problems.length === 1 ? "" : "s"} ` +
-                `(keys under "oceanid:" in Pulumi.${stack}.yaml):\n` +
+                `(keys under "oceanid:" in ${configFile}):\n` +
                 problems.map((p) => `  - ${p}`).join("\n"),
         );
         this.name = "StackConfigError";

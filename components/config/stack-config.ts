@@ -12,6 +12,8 @@ export type RawStackConfig = {
     stack: string;
     /** Which secret keys have a value; their values never pass through validation. */
     secretsSet: Partial<Record<SecretName, boolean>>;
+    /** The file the values come from, named in messages. @default `Pulumi.<stack>.yaml` */
+    configFile?: string;
 } & Partial<Record<StackKey, unknown>>;
 
 export const SECRET_NAMES = ["sshPrivateKey", "k3sToken", "tailscaleAuthKey", "tailscaleApiKey", "kubeconfig"] as const;
@@ -205,7 +207,7 @@ export function parseStackConfig(raw: RawStackConfig): StackSettings {
         if (data.success) problems.push(...rule.check(data.data as never, raw.secretsSet));
     }
     if (problems.length > 0 || !result.success) {
-        throw new StackConfigError(raw.stack, problems);
+        throw new StackConfigError(raw.stack, problems, raw.configFile);
     }
     return { ...result.data, stack: raw.stack };
 }

@@ -14,9 +14,9 @@ const isSecure = (v: unknown) => typeof v === "object" && v !== null && "secure"
  * The raw config `index.ts` would hand to parseStackConfig for a stack file's
  * `config:` map. Secrets are not decrypted: only whether each one is set.
  */
-export function rawFromStackConfig(stack: string, config: Record<string, unknown>): RawStackConfig {
+export function rawFromStackConfig(stack: string, config: Record<string, unknown>, configFile?: string): RawStackConfig {
     const get = (key: string) => config[`oceanid:${key}`];
     const secretsSet: Partial<Record<SecretName, boolean>> = {};
     for (const name of SECRET_NAMES) secretsSet[name] = isSecure(get(name));
-    return { ...Object.fromEntries(STACK_KEYS.map((key) => [key, get(key)])), stack, secretsSet };
+    return { ...Object.fromEntries(STACK_KEYS.map((key) => [key, get(key)])), stack, secretsSet, ...(configFile === undefined ? {} : { configFile }) };
 }

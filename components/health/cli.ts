@@ -224,7 +224,7 @@ function loadSettings(stack: string | undefined, configFile: string | undefined,
         throw new CannotCheck(`cannot read stack file ${path}: ${fileError(err)}${hint}`);
     }
     try {
-        return parseStackConfig(rawFromStackConfig(name, config));
+        return parseStackConfig(rawFromStackConfig(name, config, configFile !== undefined ? path : undefined));
     } catch (err) {
         if (err instanceof StackConfigError) throw new CannotCheck(err.message);
         throw err;
