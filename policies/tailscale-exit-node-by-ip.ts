@@ -1,4 +1,4 @@
-import { isTailscaleAddress } from "../components/config/addresses";
+import { isTailscaleAddress } from "../lib/addresses";
 import type { Finding, Rule } from "./engine/rule";
 import { containerFindings } from "./engine/rule";
 import { exitNodeSettings, isTailscaleContainer } from "./engine/tailscale";

@@ -1,5 +1,6 @@
 // The lint rule that keeps Outputs (and secrets in them) out of template literals is wired in.
 import { spawnSync } from "node:child_process";
+import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { ROOT } from "./helpers/stack-file";
@@ -13,5 +14,19 @@ describe("eslint", () => {
         expect(r.status).toBe(1);
         const [file] = JSON.parse(r.stdout) as { messages: { ruleId: string; line: number }[] }[];
         expect(file.messages.map((m) => [m.ruleId, m.line])).toEqual([["@pulumi/no-output-in-template-literal", 6]]);
+    });
+});
+
+describe("layers", () => {
+    const importsOf = (dir: string) =>
+        readdirSync(join(ROOT, dir), { recursive: true })
+            .map(String)
+            .filter((f) => f.endsWith(".ts"))
+            .flatMap((f) => [...readFileSync(join(ROOT, dir, f), "utf8").matchAll(/^(?:import|export) .* from "([^"]+)";$/gm)].map((m) => `${dir}/${f}: ${m[1]}`));
+
+    it("policies/ imports nothing from components/, and lib/ neither of them", () => {
+        expect(importsOf("policies").filter((i) => i.includes("components/"))).toEqual([]);
+        expect(importsOf("lib").filter((i) => /components\/|policies\//.test(i))).toEqual([]);
+        expect(importsOf("policies").some((i) => i.includes("lib/"))).toBe(true);
     });
 });

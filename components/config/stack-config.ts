@@ -1,7 +1,8 @@
 import { z } from "zod";
-import { isIpAddress, isTailscaleAddress, normalizeAddress } from "./addresses";
+import { isIpAddress, isTailscaleAddress, normalizeAddress } from "../../lib/addresses";
 import { agentSkewProblem, parseK3sVersion } from "./k3s-version";
-import { formatIssues, placeholderProblems, StackConfigError } from "./problems";
+import { formatIssues } from "../../lib/problems";
+import { placeholderProblems, StackConfigError } from "./problems";
 
 /**
  * The stack's settings, as `index.ts` reads them from `pulumi.Config` (namespace `oceanid`).

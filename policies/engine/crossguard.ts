@@ -2,25 +2,15 @@ import type { ReportViolation, ResourceValidationArgs, ResourceValidationPolicy 
 import { evaluate, type Evaluation } from "./evaluate";
 import type { GuardConfig } from "./guard-config";
 import { describeKindName, fromPulumi } from "./kube-object";
+import { proxyTarget } from "./policy-sdk";
 import type { Rule } from "./rule";
 
 /** The advisory policy that shows every applied exemption and every downgraded unknown value. */
 export const NOTICES_POLICY = "guardrails-notices";
 
-/**
- * @pulumi/policy hands policies a proxy that throws on unknown values, which
- * CrossGuard turns into an advisory note even for mandatory policies. The rules
- * need to see unknowns to fail closed, so they read the proxy's target, where
- * unknowns are the engine's sentinel values.
- */
-export function rawProps(props: unknown): unknown {
-    if (props === null || typeof props !== "object") return props;
-    const target = (props as Record<string, unknown>)["__getSpecialProxyTarget"];
-    return target ?? props;
-}
-
 function evaluateResource(args: ResourceValidationArgs, rules: readonly Rule[], config: GuardConfig, now: () => Date): Evaluation {
-    const objects = fromPulumi(args.type, rawProps(args.props), args.urn);
+    // The proxy's target, where unknowns are visible (see policy-sdk.ts): they must fail closed.
+    const objects = fromPulumi(args.type, proxyTarget(args.props), args.urn);
     return evaluate(objects, rules, config, { annotations: true, now: now() });
 }
 

@@ -57,4 +57,4 @@ export function containersOf(view: PodSpecView): ContainerView[] | Unknown {
 }
 
 /** `spec.template.spec.containers[0].securityContext` from its parts: the same notation config errors use. */
-export { formatPath as pathText } from "../../components/config/problems";
+export { formatPath as pathText } from "../../lib/problems";

@@ -1,3 +1,5 @@
+import { ENGINE_SENTINELS } from "./policy-sdk";
+
 /**
  * A value that is not known yet: an Output that depends on a resource not yet
  * created, seen by a policy during `pulumi preview`. Rules must treat it as
@@ -5,17 +7,6 @@
  */
 export const UNKNOWN: unique symbol = Symbol("unknown");
 export type Unknown = typeof UNKNOWN;
-
-// The Pulumi engine sends unknown values as sentinel strings, one per value
-// kind. @pulumi/policy defines them but leaves them out of its typings, so they
-// are read from its module here (test/policies/unknown.test.ts pins all seven).
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const policyProxy = require("@pulumi/policy/proxy") as Record<string, unknown>;
-export const ENGINE_SENTINELS: ReadonlySet<string> = new Set(
-    Object.entries(policyProxy)
-        .filter(([name, v]) => /^unknown[A-Z]\w*Value$/.test(name) && typeof v === "string")
-        .map(([, v]) => v as string),
-);
 
 export function isUnknown(v: unknown): v is Unknown {
     return v === UNKNOWN || (typeof v === "string" && ENGINE_SENTINELS.has(v));

@@ -3,7 +3,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { TAILSCALE_IPV4_RE, TAILSCALE_IPV6_RE } from "../../components/admission/guardrail-cel";
-import { isTailscaleAddress } from "../../components/config/addresses";
+import { isTailscaleAddress } from "../../lib/addresses";
 
 const regexSays = (v: string) => new RegExp(TAILSCALE_IPV4_RE).test(v) || new RegExp(TAILSCALE_IPV6_RE).test(v.toLowerCase());
 
