@@ -2,6 +2,7 @@ import { z } from "zod";
 import { isIpAddress, isTailscaleAddress, normalizeAddress } from "../../lib/addresses";
 import { agentSkewProblem, parseK3sVersion } from "./k3s-version";
 import { formatIssues } from "../../lib/problems";
+import { KEY_EXPIRY_DAYS } from "../network/tailnet-policy";
 import { placeholderProblems, StackConfigError } from "./problems";
 
 /**
@@ -130,10 +131,16 @@ const egressSchema = z
                 policyFile: z.string().min(1).default("tailnet/policy.hujson"),
                 /** Tailscale API tailnet name (e.g. "example.com"); "-" means the API key's default tailnet. @default "-" */
                 name: z.string().min(1).default("-"),
-                keyExpiryDays: z.number().int().min(1, { error: "must be at least 1 day" }).max(90, { error: "must be at most 90 days (Tailscale's limit)" }).default(90),
+                keyExpiryDays: z
+                    .number()
+                    .int()
+                    .min(KEY_EXPIRY_DAYS.min, { error: `must be at least ${KEY_EXPIRY_DAYS.min} day` })
+                    .max(KEY_EXPIRY_DAYS.max, { error: `must be at most ${KEY_EXPIRY_DAYS.max} days (Tailscale's limit)` })
+                    .default(KEY_EXPIRY_DAYS.max),
             })
             .strict()
-            .default({ manage: false, policyFile: "tailnet/policy.hujson", name: "-", keyExpiryDays: 90 }),
+            // Parsed like a written {}: the defaults above are the only ones.
+            .prefault({}),
         /** Image digest, pinned on top of the tag. */
         imageDigest: z
             .string()
@@ -170,15 +177,13 @@ const nodeChangesSchema = z
     })
     .strict();
 
-export const NODE_CHANGE_DEFAULTS = nodeChangesSchema.parse({});
-
 const stackSchema = z.object({
     nodes: z.array(nodeSchema).min(1, { error: "is empty: list every node of the cluster" }),
     /** "ssh": node changes run over SSH; "none": the program never connects to a node (dev). */
     nodeAccess: z.enum(["ssh", "none"]),
     kubernetes: kubernetesSchema,
     egress: egressSchema,
-    nodeChanges: nodeChangesSchema.default(NODE_CHANGE_DEFAULTS),
+    nodeChanges: nodeChangesSchema.prefault({}),
 });
 
 /** The plain (non-secret) keys under `oceanid:`, each read once, straight from the schema. */

@@ -1,4 +1,8 @@
 import { parse as parseJsonc, printParseErrorCode, type ParseError } from "jsonc-parser";
+import { GATEWAY_DEFAULTS } from "./gateway-workload";
+
+/** Tailscale's limits on an auth key's lifetime, in days. */
+export const KEY_EXPIRY_DAYS = { min: 1, max: 90 } as const;
 
 /** What the egress gateway needs from the tailnet policy. */
 export interface GatewayTailnetNeeds {
@@ -43,7 +47,7 @@ const union = (a: readonly string[] | undefined, b: readonly string[]) => [...ne
  */
 export function withGatewayAccess(base: Policy, needs: GatewayTailnetNeeds): Policy {
     const grant = { src: [needs.gatewayTag], dst: ["autogroup:internet"], ip: ["*"] };
-    const test = { src: needs.gatewayTag, deny: [`${needs.exitNodeTag}:22`, `${needs.gatewayTag}:1055`] };
+    const test = { src: needs.gatewayTag, deny: [`${needs.exitNodeTag}:22`, `${needs.gatewayTag}:${GATEWAY_DEFAULTS.proxyPort}`] };
     const has = (list: unknown[] | undefined, item: unknown) => (list ?? []).some((x) => JSON.stringify(x) === JSON.stringify(item));
     return {
         ...base,
@@ -59,8 +63,10 @@ export function withGatewayAccess(base: Policy, needs: GatewayTailnetNeeds): Pol
 }
 
 /** The gateway's auth key: tagged, ephemeral (nodes leave with their pods), reusable by both replicas. */
-export function gatewayKeyArgs(needs: GatewayTailnetNeeds, expiryDays = 90) {
-    if (expiryDays < 1 || expiryDays > 90) throw new Error(`tailnet key expiry must be 1 to 90 days (Tailscale's limit), got ${expiryDays}`);
+export function gatewayKeyArgs(needs: GatewayTailnetNeeds, expiryDays: number = KEY_EXPIRY_DAYS.max) {
+    if (expiryDays < KEY_EXPIRY_DAYS.min || expiryDays > KEY_EXPIRY_DAYS.max) {
+        throw new Error(`tailnet key expiry must be ${KEY_EXPIRY_DAYS.min} to ${KEY_EXPIRY_DAYS.max} days (Tailscale's limit), got ${expiryDays}`);
+    }
     return {
         reusable: true,
         ephemeral: true,
