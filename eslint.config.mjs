@@ -22,11 +22,25 @@ export default tseslint.config(
     {
         // Dependencies point one way: index.ts -> components/ -> policies/ -> lib/.
         files: ["policies/**/*.ts"],
-        rules: { "no-restricted-imports": ["error", { patterns: [{ group: ["**/components/**", "**/index"], message: "policies/ stands alone: what it shares with components/ lives in lib/" }] }] },
+        rules: {
+            "no-restricted-imports": [
+                "error",
+                { patterns: [{ group: ["**/components/**", "**/index"], message: "policies/ stands alone: what it shares with components/ lives in lib/" }] },
+            ],
+        },
     },
     {
         files: ["lib/**/*.ts"],
-        rules: { "no-restricted-imports": ["error", { patterns: [{ group: ["**/components/**", "**/policies/**"], message: "lib/ is the bottom layer: it imports neither components/ nor policies/" }] }] },
+        rules: {
+            "no-restricted-imports": [
+                "error",
+                {
+                    patterns: [
+                        { group: ["**/components/**", "**/policies/**"], message: "lib/ is the bottom layer: it imports neither components/ nor policies/" },
+                    ],
+                },
+            ],
+        },
     },
     {
         // Tests poke at loosely typed fixtures and mock inputs on purpose.

@@ -54,10 +54,7 @@ if (settings.nodeAccess === "ssh") {
 
 const provider = new k8s.Provider(
     "oceanid",
-    kubernetesProviderArgs(
-        settings.kubernetes,
-        settings.kubernetes.mode === "cluster" ? config.requireSecret("kubeconfig") : undefined,
-    ),
+    kubernetesProviderArgs(settings.kubernetes, settings.kubernetes.mode === "cluster" ? config.requireSecret("kubeconfig") : undefined),
 );
 
 // Node changes go one node at a time in rollout order (server, canary, the rest),
@@ -89,18 +86,22 @@ for (const node of rolloutOrder(settings.nodes)) {
 }
 
 // The same guardrails as the policy pack, enforced by the API server itself.
-const guard = loadGuardConfig(join(__dirname, "policies", "guard-config.yaml"), RULES.map((r) => r.id));
+const guard = loadGuardConfig(
+    join(__dirname, "policies", "guard-config.yaml"),
+    RULES.map((r) => r.id),
+);
 new GuardrailsAdmission("oceanid-guardrails", { config: guard, excludedNamespaces: guard.admissionExcludedNamespaces, provider });
 
 // The tailnet side (policy and auth key), when the stack manages it.
-const tailnet = settings.egress.enabled && settings.egress.tailnet.manage
-    ? new TailnetAccess("tailnet", {
-          basePolicy: readFileSync(join(__dirname, settings.egress.tailnet.policyFile), "utf8"),
-          policyFile: settings.egress.tailnet.policyFile,
-          keyExpiryDays: settings.egress.tailnet.keyExpiryDays,
-          provider: new tailscale.Provider("tailscale", { apiKey: config.requireSecret("tailscaleApiKey"), tailnet: settings.egress.tailnet.name }),
-      })
-    : undefined;
+const tailnet =
+    settings.egress.enabled && settings.egress.tailnet.manage
+        ? new TailnetAccess("tailnet", {
+              basePolicy: readFileSync(join(__dirname, settings.egress.tailnet.policyFile), "utf8"),
+              policyFile: settings.egress.tailnet.policyFile,
+              keyExpiryDays: settings.egress.tailnet.keyExpiryDays,
+              provider: new tailscale.Provider("tailscale", { apiKey: config.requireSecret("tailscaleApiKey"), tailnet: settings.egress.tailnet.name }),
+          })
+        : undefined;
 // Rendered manifests never hold the key: there the Secret is made outside Pulumi.
 const gatewayAuthKey = settings.kubernetes.mode === "cluster" ? (tailnet?.authKey ?? config.requireSecret("tailscaleAuthKey")) : undefined;
 
@@ -126,4 +127,6 @@ export const nodes = settings.nodes.map((n) => ({ name: n.name, role: n.role, k3
 export const nodeRolloutOrder = rolloutOrder(settings.nodes).map((n) => n.name);
 export const kubernetesTarget = settings.kubernetes.mode === "render" ? `render:${settings.kubernetes.renderDir}` : "cluster";
 /** Nodes changed over SSH with no out-of-band access, and why: kept visible in every stack's outputs. */
-export const nodesWithoutOutOfBand = Object.fromEntries(settings.nodes.flatMap((n) => (n.unsafeNoOutOfBand === undefined ? [] : [[n.name, n.unsafeNoOutOfBand]])));
+export const nodesWithoutOutOfBand = Object.fromEntries(
+    settings.nodes.flatMap((n) => (n.unsafeNoOutOfBand === undefined ? [] : [[n.name, n.unsafeNoOutOfBand]])),
+);

@@ -1,10 +1,7 @@
 import * as ipaddr from "ipaddr.js";
 
 /** Tailscale assigns node addresses from these ranges: CGNAT IPv4 and its ULA IPv6 prefix. */
-const TAILSCALE_RANGES: ReadonlyArray<[ipaddr.IPv4 | ipaddr.IPv6, number]> = [
-    ipaddr.parseCIDR("100.64.0.0/10"),
-    ipaddr.parseCIDR("fd7a:115c:a1e0::/48"),
-];
+const TAILSCALE_RANGES: ReadonlyArray<[ipaddr.IPv4 | ipaddr.IPv6, number]> = [ipaddr.parseCIDR("100.64.0.0/10"), ipaddr.parseCIDR("fd7a:115c:a1e0::/48")];
 
 /** True for a literal IPv4 (four decimal parts) or IPv6 address: no CIDR, no hostname. */
 export function isIpAddress(value: string): boolean {

@@ -15,7 +15,10 @@ export const daemonsetNoHostNetwork: Rule = {
         if (obj.kind !== "DaemonSet") return [];
         const view = podSpecOf(obj)!;
         if (view.spec === UNKNOWN) return [cannotProve([...view.path, "hostNetwork"], "is false")];
-        return flagFinding(obj.body, [...view.path, "hostNetwork"],
-            "a DaemonSet on the host network runs on every node at once and can cut the nodes off (the 2025-10-13 outage)");
+        return flagFinding(
+            obj.body,
+            [...view.path, "hostNetwork"],
+            "a DaemonSet on the host network runs on every node at once and can cut the nodes off (the 2025-10-13 outage)",
+        );
     },
 };

@@ -7,5 +7,6 @@ import { packPolicies } from "./engine/crossguard";
 import { loadGuardConfig } from "./engine/guard-config";
 import { RULES } from "./rules";
 
-const config = loadGuardConfig(join(__dirname, "guard-config.yaml"), RULES.map((r) => r.id));
+const ruleIds = RULES.map((r) => r.id);
+const config = loadGuardConfig(join(__dirname, "guard-config.yaml"), ruleIds);
 new PolicyPack("oceanid-guardrails", { policies: packPolicies(RULES, config) });

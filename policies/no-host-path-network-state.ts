@@ -36,7 +36,7 @@ export function protectedMatch(hostPath: string): string | undefined {
 export const noHostPathNetworkState: Rule = {
     id: "no-host-path-network-state",
     description:
-        "Pods must not mount host directories that hold node networking or cluster state (Tailscale, CNI, Flannel, k3s, /proc, /sys, /), nor host paths that climb with \"..\".",
+        'Pods must not mount host directories that hold node networking or cluster state (Tailscale, CNI, Flannel, k3s, /proc, /sys, /), nor host paths that climb with "..".',
     remediation:
         "Keep state inside the pod (emptyDir, or a Secret for Tailscale's state) and leave the node's network files to the node; " +
         "Tailscale runs in userspace mode without /dev/net/tun.",
@@ -60,7 +60,8 @@ export const noHostPathNetworkState: Rule = {
                 });
             } else if (match !== undefined) {
                 findings.push({
-                    detail: `volume "${v.name}" mounts host path ${JSON.stringify(v.raw)} (${pathText(v.path)}), which matches the protected host path ${match}: ` +
+                    detail:
+                        `volume "${v.name}" mounts host path ${JSON.stringify(v.raw)} (${pathText(v.path)}), which matches the protected host path ${match}: ` +
                         "node network and cluster state survive the pod and break the node when they go wrong",
                     unknown: false,
                 });

@@ -24,7 +24,10 @@ export const noPrivilegedNetworking: Rule = {
             const privileged = read(c.container, "securityContext", "privileged");
             if (privileged === UNKNOWN) findings.push(cannotProve(privPath, "is false"));
             else if (privileged === true) {
-                findings.push({ detail: `container "${c.name}" sets ${pathText(privPath)}: true, which gives it the node's whole network stack`, unknown: false });
+                findings.push({
+                    detail: `container "${c.name}" sets ${pathText(privPath)}: true, which gives it the node's whole network stack`,
+                    unknown: false,
+                });
             }
             const addPath = [...c.path, "securityContext", "capabilities", "add"];
             const added = readList(c.container, "securityContext", "capabilities", "add");

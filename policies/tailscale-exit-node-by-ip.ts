@@ -7,27 +7,30 @@ import { UNKNOWN } from "./engine/unknown";
 export const tailscaleExitNodeByIp: Rule = {
     id: "tailscale-exit-node-by-ip",
     description: "A Tailscale container's --exit-node must be a Tailscale IP (100.64.0.0/10, fd7a:115c:a1e0::/48) or auto:any.",
-    remediation:
-        "Name the exit node by its Tailscale IP ('tailscale ip -4' on the exit node), e.g. --exit-node=100.121.150.65, or use auto:any.",
+    remediation: "Name the exit node by its Tailscale IP ('tailscale ip -4' on the exit node), e.g. --exit-node=100.121.150.65, or use auto:any.",
     enforcementLevel: "mandatory",
     check(obj) {
         return containerFindings(obj, "sets no exit node by name", (c) => {
             if (!isTailscaleContainer(c.container)) return [];
             return exitNodeSettings(c.container).flatMap((s): Finding[] => {
                 if (s.value === UNKNOWN) {
-                    return [{
-                        detail: `cannot prove container "${c.name}" names its exit node by IP: ${s.where} is not known until the update runs (or comes from a Secret/ConfigMap)`,
-                        unknown: true,
-                    }];
+                    return [
+                        {
+                            detail: `cannot prove container "${c.name}" names its exit node by IP: ${s.where} is not known until the update runs (or comes from a Secret/ConfigMap)`,
+                            unknown: true,
+                        },
+                    ];
                 }
                 if (s.value === "" || s.value === "auto:any" || isTailscaleAddress(s.value)) return [];
-                return [{
-                    detail:
-                        `container "${c.name}" sets --exit-node=${s.value} in ${s.where}; a name is not in the peer list when ` +
-                        `the container first starts, so tailscale rejects it ("invalid value for --exit-node"), and a non-Tailscale IP ` +
-                        "is never a peer: use the exit node's Tailscale IP or auto:any",
-                    unknown: false,
-                }];
+                return [
+                    {
+                        detail:
+                            `container "${c.name}" sets --exit-node=${s.value} in ${s.where}; a name is not in the peer list when ` +
+                            `the container first starts, so tailscale rejects it ("invalid value for --exit-node"), and a non-Tailscale IP ` +
+                            "is never a peer: use the exit node's Tailscale IP or auto:any",
+                        unknown: false,
+                    },
+                ];
             });
         });
     },

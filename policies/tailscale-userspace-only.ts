@@ -10,8 +10,7 @@ export const tailscaleUserspaceOnly: Rule = {
     id: "tailscale-userspace-only",
     description: "Tailscale containers must run in userspace mode (TS_USERSPACE not false), without /dev/net/tun or host-path state.",
     remediation:
-        "Leave TS_USERSPACE unset (it defaults to true), drop the tun device, and keep state in memory (TS_KUBE_SECRET=\"\") " +
-        "or in a Kubernetes Secret.",
+        'Leave TS_USERSPACE unset (it defaults to true), drop the tun device, and keep state in memory (TS_KUBE_SECRET="") ' + "or in a Kubernetes Secret.",
     enforcementLevel: "mandatory",
     check(obj) {
         return containerFindings(obj, "runs Tailscale in userspace mode", (c, pod) => {
@@ -19,9 +18,15 @@ export const tailscaleUserspaceOnly: Rule = {
             const findings: Finding[] = [];
             const userspace = envValue(c.container, "TS_USERSPACE");
             if (userspace === UNKNOWN) {
-                findings.push({ detail: `cannot prove container "${c.name}" keeps TS_USERSPACE true: its value is not known until the update runs (or comes from a Secret/ConfigMap)`, unknown: true });
+                findings.push({
+                    detail: `cannot prove container "${c.name}" keeps TS_USERSPACE true: its value is not known until the update runs (or comes from a Secret/ConfigMap)`,
+                    unknown: true,
+                });
             } else if (userspace !== undefined && /^(false|0|no|off)$/i.test(userspace.trim())) {
-                findings.push({ detail: `container "${c.name}" sets TS_USERSPACE=${userspace}: kernel mode rewrites the node's routes and firewall`, unknown: false });
+                findings.push({
+                    detail: `container "${c.name}" sets TS_USERSPACE=${userspace}: kernel mode rewrites the node's routes and firewall`,
+                    unknown: false,
+                });
             }
             const mounts = readList(c.container, "volumeMounts");
             if (mounts === UNKNOWN) return [...findings, cannotProve([...c.path, "volumeMounts"], "mount nothing from the host")];

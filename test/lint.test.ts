@@ -22,7 +22,9 @@ describe("layers", () => {
         readdirSync(join(ROOT, dir), { recursive: true })
             .map(String)
             .filter((f) => f.endsWith(".ts"))
-            .flatMap((f) => [...readFileSync(join(ROOT, dir, f), "utf8").matchAll(/^(?:import|export) .* from "([^"]+)";$/gm)].map((m) => `${dir}/${f}: ${m[1]}`));
+            .flatMap((f) =>
+                [...readFileSync(join(ROOT, dir, f), "utf8").matchAll(/^(?:import|export) .* from "([^"]+)";$/gm)].map((m) => `${dir}/${f}: ${m[1]}`),
+            );
 
     it("policies/ imports nothing from components/, and lib/ neither of them", () => {
         expect(importsOf("policies").filter((i) => i.includes("components/"))).toEqual([]);

@@ -51,7 +51,6 @@ function exitNodeBad(args: string): string {
     return checks.join(" || ");
 }
 
-
 export interface CelValidation {
     /** Rule ID, also the first word of the message. */
     readonly policy: string;

@@ -38,4 +38,3 @@ export function placeholderProblems(root: unknown): { problems: string[]; paths:
     walk(root, []);
     return { problems, paths };
 }
-

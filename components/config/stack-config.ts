@@ -51,7 +51,10 @@ const k3sVersion = z.string().refine((v) => parseK3sVersion(v) !== undefined, {
 const taintSchema = z
     .object({
         key: z.string().regex(LABEL_KEY, { error: (i) => `${quote(i.input)} is not a valid taint key` }),
-        value: z.string().regex(LABEL_VALUE, { error: (i) => `${quote(i.input)} is not a valid taint value` }).optional(),
+        value: z
+            .string()
+            .regex(LABEL_VALUE, { error: (i) => `${quote(i.input)} is not a valid taint value` })
+            .optional(),
         effect: z.enum(["NoSchedule", "PreferNoSchedule", "NoExecute"]),
     })
     .strict();
@@ -92,7 +95,11 @@ const nodeSchema = z
             .default({}),
         taints: z.array(taintSchema).default([]),
         /** How to reach the node when its network is broken (console, provider API, who has hands on it). Required unless `unsafeNoOutOfBand`. */
-        outOfBand: z.string().trim().min(1, { error: "is empty: say how to reach this node when SSH is gone (console, provider API reboot, local access)" }).optional(),
+        outOfBand: z
+            .string()
+            .trim()
+            .min(1, { error: "is empty: say how to reach this node when SSH is gone (console, provider API reboot, local access)" })
+            .optional(),
         /**
          * Why this node may be changed over SSH with no way to reach it when SSH is gone.
          * Setting it is the only way to skip `outOfBand`, and every preview and node change prints it.
@@ -234,8 +241,9 @@ type NodeAddresses = Pick<NodeConfig, "name" | "addresses"> & { ssh: { via?: Nod
 
 const CROSS_FIELD_RULES: ReadonlyArray<CrossFieldRule<never>> = [
     rule(nodesWith("name", "role", "canary", "k3sVersion"), ({ nodes }) => roleProblems(nodes)),
-    rule(z.object({ nodes: z.array(z.object({ name: nodeSchema.shape.name, addresses: nodeSchema.shape.addresses, ssh: z.object({ via: nodeVia }) })) }), ({ nodes }) =>
-        addressProblems(nodes),
+    rule(
+        z.object({ nodes: z.array(z.object({ name: nodeSchema.shape.name, addresses: nodeSchema.shape.addresses, ssh: z.object({ via: nodeVia }) })) }),
+        ({ nodes }) => addressProblems(nodes),
     ),
     rule(nodesWith("name", "outOfBand", "unsafeNoOutOfBand"), ({ nodes }) => outOfBandProblems(nodes)),
     rule(z.object({ nodeAccess: stackSchema.shape.nodeAccess, kubernetes: kubernetesSchema }), (cfg) =>
@@ -285,7 +293,9 @@ function roleProblems(nodes: ReadonlyArray<Pick<NodeConfig, "name" | "role" | "c
             if (n.role !== "agent") return;
             const problem = agentSkewProblem(parseK3sVersion(n.k3sVersion)!, serverVersion);
             if (problem) {
-                problems.push(`nodes[${i}].k3sVersion: ${n.k3sVersion} ${problem.relation} the server's ${server.k3sVersion} (${server.name}); ${problem.rule}`);
+                problems.push(
+                    `nodes[${i}].k3sVersion: ${n.k3sVersion} ${problem.relation} the server's ${server.k3sVersion} (${server.name}); ${problem.rule}`,
+                );
             }
         });
     }

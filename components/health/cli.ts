@@ -199,10 +199,7 @@ async function check(argv: readonly string[], session: Session): Promise<number>
         };
     });
     const server = settings.nodes.find((n) => n.role === "server")!;
-    const problems = [
-        ...nodes.flatMap((n) => n.problems.map((p) => `${n.name}: ${p}`)),
-        ...(ping.ok ? [] : [`${server.name}: ${ping.reason}`]),
-    ];
+    const problems = [...nodes.flatMap((n) => n.problems.map((p) => `${n.name}: ${p}`)), ...(ping.ok ? [] : [`${server.name}: ${ping.reason}`])];
     const report: HealthReport = { healthy: problems.length === 0, nodes, server: { url, ping }, problems };
     session.out(`${format === "json" ? toJson(report) : toText(report)}\n`);
     return report.healthy ? 0 : 1;

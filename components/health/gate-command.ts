@@ -67,9 +67,10 @@ export function gateCommand(spec: GateSpec): string {
     ];
     if (spec.context !== undefined) flags.push(["--context", shellWord(spec.context)]);
     // A value starting with "-" would read as a flag: attach it with "=".
-    return ["npx --no-install oceanid-health gate", ...flags.map(([flag, value]) => `${flag}${/^'?-/.test(value) && value !== "-" ? "=" : " "}${value}`)].join(" ");
+    return ["npx --no-install oceanid-health gate", ...flags.map(([flag, value]) => `${flag}${/^'?-/.test(value) && value !== "-" ? "=" : " "}${value}`)].join(
+        " ",
+    );
 }
-
 
 /** The gate's arguments as the CLI receives them (after `gate`), or a request for help. */
 export type GateArgs =

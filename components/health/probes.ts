@@ -103,7 +103,13 @@ function describeApiError(err: unknown, signal: AbortSignal, timeoutMs: number):
     return `cannot be asked (${firstLine(err)})`;
 }
 
-const STATUS_TEXT: Record<number, string> = { 401: "Unauthorized", 403: "Forbidden", 404: "Not Found", 500: "Internal Server Error", 503: "Service Unavailable" };
+const STATUS_TEXT: Record<number, string> = {
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "Not Found",
+    500: "Internal Server Error",
+    503: "Service Unavailable",
+};
 
 /** The `message` of a Kubernetes Status body, when the body is one. */
 function statusMessage(body: unknown): string | undefined {

@@ -95,7 +95,11 @@ export class EgressGateway extends pulumi.ComponentResource {
                 : [
                       new k8s.core.v1.Secret(
                           `${name}-authkey`,
-                          { metadata: { name: authKeySecretName(name), namespace: s.namespace }, type: "Opaque", stringData: { authkey: pulumi.secret(args.authKey) } },
+                          {
+                              metadata: { name: authKeySecretName(name), namespace: s.namespace },
+                              type: "Opaque",
+                              stringData: { authkey: pulumi.secret(args.authKey) },
+                          },
                           inNs,
                       ),
                   ];

@@ -66,10 +66,7 @@ export function gatewayPolicies(s: PolicySpec) {
             spec: {
                 podSelector: gateway,
                 policyTypes: ["Egress"],
-                egress: [
-                    dnsEgress(),
-                    { to: [{ ipBlock: { cidr: "0.0.0.0/0", except: [...s.clusterCidrs] } }], ports: TAILSCALE_PORTS.map((p) => ({ ...p })) },
-                ],
+                egress: [dnsEgress(), { to: [{ ipBlock: { cidr: "0.0.0.0/0", except: [...s.clusterCidrs] } }], ports: TAILSCALE_PORTS.map((p) => ({ ...p })) }],
             },
         },
     ];
@@ -89,7 +86,12 @@ export function optInPolicy(s: PolicySpec, namespace: string) {
             egress: [
                 dnsEgress(),
                 {
-                    to: [{ namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": s.namespace } }, podSelector: { matchLabels: gatewayLabels(s.name) } }],
+                    to: [
+                        {
+                            namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": s.namespace } },
+                            podSelector: { matchLabels: gatewayLabels(s.name) },
+                        },
+                    ],
                     ports: [{ protocol: "TCP", port: s.proxyPort }],
                 },
                 ...toApiServer,

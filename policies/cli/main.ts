@@ -60,7 +60,10 @@ export function main(argv: readonly string[], io: GuardIo): number {
     }
     let config;
     try {
-        config = loadGuardConfig(values.config, RULES.map((r) => r.id));
+        config = loadGuardConfig(
+            values.config,
+            RULES.map((r) => r.id),
+        );
     } catch (err) {
         if (err instanceof GuardConfigError) {
             io.stderr(`oceanid-guard: ${err.message}\n`);

@@ -63,7 +63,11 @@ export function toText(report: GuardReport): string {
     };
     for (const e of report.errors) add(e.file, e.line ?? 0, `${e.line ? `line ${e.line}: ` : ""}error: ${e.message}`);
     for (const v of report.violations) {
-        add(v.file ?? "<unknown>", v.line ?? 0, `${v.line ? `line ${v.line}: ` : ""}${v.enforcementLevel} ${v.policy}: ${v.message}\n      fix: ${v.remediation}`);
+        add(
+            v.file ?? "<unknown>",
+            v.line ?? 0,
+            `${v.line ? `line ${v.line}: ` : ""}${v.enforcementLevel} ${v.policy}: ${v.message}\n      fix: ${v.remediation}`,
+        );
     }
     for (const [file, entries] of byFile) {
         out.push(file);
@@ -71,7 +75,9 @@ export function toText(report: GuardReport): string {
         out.push("");
     }
     for (const e of report.exemptions) {
-        out.push(`exempt: ${describeKindName(e.kind, e.namespace, e.name)} from ${e.policy} (${e.source}${e.expires ? `, until ${e.expires}` : ""}): ${e.reason}`);
+        out.push(
+            `exempt: ${describeKindName(e.kind, e.namespace, e.name)} from ${e.policy} (${e.source}${e.expires ? `, until ${e.expires}` : ""}): ${e.reason}`,
+        );
     }
     const s = summary(report);
     out.push(

@@ -34,7 +34,9 @@ export function packPolicies(rules: readonly Rule[], config: GuardConfig, now: (
         validateResource: (args: ResourceValidationArgs, report: ReportViolation) => {
             const { violations, exemptions } = evaluateResource(args, rules, config, now);
             for (const e of exemptions) {
-                report(`${describeKindName(e.kind, e.namespace, e.name)} is exempt from ${e.policy} by ${e.source === "platform" ? "the platform list" : "annotation"}${e.expires ? ` until ${e.expires}` : ""}: ${e.reason}`);
+                report(
+                    `${describeKindName(e.kind, e.namespace, e.name)} is exempt from ${e.policy} by ${e.source === "platform" ? "the platform list" : "annotation"}${e.expires ? ` until ${e.expires}` : ""}: ${e.reason}`,
+                );
             }
             for (const v of violations) {
                 if (v.unknown && v.enforcementLevel === "advisory") report(`[${v.policy}] ${v.message}`);

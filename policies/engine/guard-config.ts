@@ -30,7 +30,6 @@ const guardConfigSchema = z
 export type PlatformExemption = z.infer<typeof exemptionSchema>;
 export type GuardConfig = z.infer<typeof guardConfigSchema>;
 
-
 /** A guard config that cannot be used; the message names the file and each bad field. */
 export class GuardConfigError extends Error {}
 

@@ -13,8 +13,6 @@ export interface KubeObject {
     readonly apiVersion: string;
     /** Without a Pulumi `Patch` suffix: "DaemonSet" for `DaemonSetPatch`. */
     readonly kind: string;
-    /** True for Pulumi `*Patch` types, which change only the fields they name. */
-    readonly patch: boolean;
     /** The whole object (metadata, spec, ...), possibly with unknown values inside. */
     readonly body: unknown;
     readonly source: SourceRef;
@@ -63,12 +61,9 @@ export function fromPulumi(type: string, props: unknown, urn?: string): KubeObje
     if (kind.endsWith("List") && kind !== "List") {
         return listItems(props, apiVersion, kind.slice(0, -"List".length), source);
     }
-    let patch = false;
-    if (kind.endsWith("Patch")) {
-        patch = true;
-        kind = kind.slice(0, -"Patch".length);
-    }
-    return [{ apiVersion, kind, patch, body: props, source }];
+    // A Pulumi `*Patch` names only the fields it changes; the rules read them like any object.
+    if (kind.endsWith("Patch")) kind = kind.slice(0, -"Patch".length);
+    return [{ apiVersion, kind, body: props, source }];
 }
 
 /**
@@ -83,14 +78,14 @@ export function fromManifest(doc: unknown, source: SourceRef): KubeObject[] {
     if (kind.endsWith("List") && Array.isArray(read(doc, "items"))) {
         return listItems(doc, apiVersion, kind === "List" ? undefined : kind.slice(0, -"List".length), source);
     }
-    return [{ apiVersion, kind, patch: false, body: doc, source }];
+    return [{ apiVersion, kind, body: doc, source }];
 }
 
 function listItems(list: unknown, apiVersion: string, itemKind: string | undefined, source: SourceRef): KubeObject[] {
     const items = read(list, "items");
     if (items === UNKNOWN) {
         // A list whose items are unknown may hold anything: check it as an unknown object of its kind.
-        return itemKind ? [{ apiVersion, kind: itemKind, patch: false, body: UNKNOWN, source }] : [];
+        return itemKind ? [{ apiVersion, kind: itemKind, body: UNKNOWN, source }] : [];
     }
     if (!Array.isArray(items)) return [];
     return items.flatMap((item) => {

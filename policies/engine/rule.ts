@@ -41,11 +41,7 @@ export function flagFinding(obj: unknown, path: ReadonlyArray<string | number>, 
  * pod spec. A container, or a whole list, that is not known yet becomes
  * "cannot prove <path> <what>": unknown never passes.
  */
-export function containerFindings(
-    obj: KubeObject,
-    what: string,
-    check: (container: ContainerView, pod: PodSpecView) => Finding[],
-): Finding[] {
+export function containerFindings(obj: KubeObject, what: string, check: (container: ContainerView, pod: PodSpecView) => Finding[]): Finding[] {
     const view = podSpecOf(obj);
     if (view === undefined) return [];
     const containers = containersOf(view);

@@ -9,10 +9,13 @@ export function isTailscaleContainer(container: unknown): boolean {
     if (image === UNKNOWN) return true;
     if (typeof image === "string" && /tailscale/i.test(image)) return true;
     const env = readList(container, "env");
-    return env !== UNKNOWN && env.some((e) => {
-        const name = read(e, "name");
-        return typeof name === "string" && name.startsWith("TS_");
-    });
+    return (
+        env !== UNKNOWN &&
+        env.some((e) => {
+            const name = read(e, "name");
+            return typeof name === "string" && name.startsWith("TS_");
+        })
+    );
 }
 
 /** An env var's literal value; UNKNOWN for values from Secrets/ConfigMaps or not known yet; undefined when unset. */

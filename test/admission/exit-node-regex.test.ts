@@ -21,10 +21,15 @@ describe("Tailscale address regexes agree with ipaddr.js", () => {
     it("on IPv6 addresses in and out of fd7a:115c:a1e0::/48", () => {
         const group = fc.integer({ min: 0, max: 0xffff }).map((n) => n.toString(16));
         fc.assert(
-            fc.property(fc.constantFrom("fd7a:115c:a1e0", "fd7a:115c:a1e1", "fd7b:115c:a1e0", "FD7A:115C:A1E0"), fc.array(group, { minLength: 1, maxLength: 5 }), fc.boolean(), (prefix, rest, compress) => {
-                const ip = compress ? `${prefix}::${rest.join(":")}` : `${prefix}:${[...rest, ...Array(5 - rest.length).fill("0")].join(":")}`;
-                expect(regexSays(ip)).toBe(isTailscaleAddress(ip));
-            }),
+            fc.property(
+                fc.constantFrom("fd7a:115c:a1e0", "fd7a:115c:a1e1", "fd7b:115c:a1e0", "FD7A:115C:A1E0"),
+                fc.array(group, { minLength: 1, maxLength: 5 }),
+                fc.boolean(),
+                (prefix, rest, compress) => {
+                    const ip = compress ? `${prefix}::${rest.join(":")}` : `${prefix}:${[...rest, ...Array(5 - rest.length).fill("0")].join(":")}`;
+                    expect(regexSays(ip)).toBe(isTailscaleAddress(ip));
+                },
+            ),
             { numRuns: 1000 },
         );
     });

@@ -23,12 +23,30 @@ describe("admission policy objects", () => {
     it("deny the incident's manifest with every rule it broke, IDs first in the messages", () => {
         const incident = parse(readFileSync(join(ROOT, "test", "fixtures", "incident", "tailscale-daemonset.yaml"), "utf8"));
         const { denied, messages } = admissionDenials([incident]);
-        expect(uniq(denied)).toEqual(["daemonset-no-host-network", "no-host-path-network-state", "no-privileged-networking", "tailscale-userspace-only", "workload-no-host-namespaces"]);
-        expect(messages[0]).toBe("daemonset-no-host-network: DaemonSet pods must not use hostNetwork: true (oceanid guardrails; run oceanid-guard on the manifest for details)");
+        expect(uniq(denied)).toEqual([
+            "daemonset-no-host-network",
+            "no-host-path-network-state",
+            "no-privileged-networking",
+            "tailscale-userspace-only",
+            "workload-no-host-namespaces",
+        ]);
+        expect(messages[0]).toBe(
+            "daemonset-no-host-network: DaemonSet pods must not use hostNetwork: true (oceanid guardrails; run oceanid-guard on the manifest for details)",
+        );
     });
 
     it("match every pod-carrying resource in every API group, on create and update", () => {
-        const plural: Record<string, string> = { Pod: "pods", PodTemplate: "podtemplates", ReplicationController: "replicationcontrollers", Deployment: "deployments", ReplicaSet: "replicasets", StatefulSet: "statefulsets", DaemonSet: "daemonsets", Job: "jobs", CronJob: "cronjobs" };
+        const plural: Record<string, string> = {
+            Pod: "pods",
+            PodTemplate: "podtemplates",
+            ReplicationController: "replicationcontrollers",
+            Deployment: "deployments",
+            ReplicaSet: "replicasets",
+            StatefulSet: "statefulsets",
+            DaemonSet: "daemonsets",
+            Job: "jobs",
+            CronJob: "cronjobs",
+        };
         for (const [apiVersion, kind] of POD_CARRYING) {
             const group = apiVersion.includes("/") ? apiVersion.split("/")[0] : "";
             const rule = GUARDED_RESOURCES.find((r) => r.apiGroups.includes(group) && r.resources.includes(plural[kind]));

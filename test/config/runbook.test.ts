@@ -12,7 +12,10 @@ describe("docs/runbooks/node-network-recovery.md", () => {
         expect(runbook).toContain(`### ${name} `);
         const section = runbook.split(`### ${name} `)[1].split("###")[0];
         // Every distinctive word of the config's note is in the section (the runbook may add more).
-        const words = node.outOfBand.replace(/[(),.]/g, " ").split(/\s+/).filter((w) => w.length > 6);
+        const words = node.outOfBand
+            .replace(/[(),.]/g, " ")
+            .split(/\s+/)
+            .filter((w) => w.length > 6);
         for (const w of words) expect(section, w).toContain(w);
     });
 });

@@ -63,9 +63,7 @@ describe("parseStackConfig: k3s versions and skew", () => {
     it("rejects a version that is not vX.Y.Z+k3sN", () => {
         const raw = validRaw();
         raw.nodes[0].k3sVersion = "1.33.4";
-        expect(problemsOf(raw)).toEqual([
-            'nodes[0].k3sVersion: "1.33.4" is not a k3s release version: use the form v1.33.4+k3s1',
-        ]);
+        expect(problemsOf(raw)).toEqual(['nodes[0].k3sVersion: "1.33.4" is not a k3s release version: use the form v1.33.4+k3s1']);
     });
 });
 
@@ -83,9 +81,7 @@ describe("parseStackConfig: roles, canary and names", () => {
     it("requires exactly one canary agent", () => {
         const none = validRaw();
         delete none.nodes[1].canary;
-        expect(problemsOf(none)).toEqual([
-            'nodes: 0 agents are marked canary (none); mark exactly one agent "canary: true" so changes reach one node first',
-        ]);
+        expect(problemsOf(none)).toEqual(['nodes: 0 agents are marked canary (none); mark exactly one agent "canary: true" so changes reach one node first']);
 
         const two = validRaw();
         two.nodes[2].canary = true;
@@ -103,16 +99,14 @@ describe("parseStackConfig: roles, canary and names", () => {
     it("requires unique node names", () => {
         const raw = validRaw();
         raw.nodes[2].name = "srv712695";
-        expect(problemsOf(raw)).toEqual([
-            'nodes[2].name: "srv712695" is already used by nodes[1]; node names must be unique',
-        ]);
+        expect(problemsOf(raw)).toEqual(['nodes[2].name: "srv712695" is already used by nodes[1]; node names must be unique']);
     });
 
     it("requires node names to be DNS labels", () => {
         const raw = validRaw();
         raw.nodes[2].name = "Calypso_GPU";
         expect(problemsOf(raw)).toEqual([
-            'nodes[2].name: "Calypso_GPU" is not a valid node name: use lowercase letters, digits and \'-\', at most 63 characters',
+            "nodes[2].name: \"Calypso_GPU\" is not a valid node name: use lowercase letters, digits and '-', at most 63 characters",
         ]);
     });
 });
@@ -146,9 +140,7 @@ describe("parseStackConfig: addresses", () => {
     it("rejects two nodes with one Tailscale address", () => {
         const raw = validRaw();
         raw.nodes[2].addresses.tailscale = "100.64.0.20";
-        expect(problemsOf(raw)).toEqual([
-            "nodes[2].addresses.tailscale: 100.64.0.20 is already the address of nodes[1] (srv712695); each node has its own",
-        ]);
+        expect(problemsOf(raw)).toEqual(["nodes[2].addresses.tailscale: 100.64.0.20 is already the address of nodes[1] (srv712695); each node has its own"]);
     });
 
     it("rejects ssh.via naming an address the node does not have", () => {
@@ -161,7 +153,7 @@ describe("parseStackConfig: addresses", () => {
         const raw = validRaw();
         raw.nodes[1].ssh.hostKey = "SHA256:abc";
         expect(problemsOf(raw)).toEqual([
-            "nodes[1].ssh.hostKey: \"SHA256:abc\" is not an SSH host key: paste the key part of 'ssh-keyscan -t ed25519 <host>' (e.g. \"ssh-ed25519 AAAAC3...\")",
+            'nodes[1].ssh.hostKey: "SHA256:abc" is not an SSH host key: paste the key part of \'ssh-keyscan -t ed25519 <host>\' (e.g. "ssh-ed25519 AAAAC3...")',
         ]);
     });
 
@@ -169,7 +161,7 @@ describe("parseStackConfig: addresses", () => {
         const raw = validRaw();
         raw.nodes[2].outOfBand = "  ";
         expect(problemsOf(raw)).toEqual([
-            "nodes[2].outOfBand: is empty: say how to reach this node when SSH is gone (console, provider API reboot, local access) (got \"  \")",
+            'nodes[2].outOfBand: is empty: say how to reach this node when SSH is gone (console, provider API reboot, local access) (got "  ")',
         ]);
     });
 });

@@ -20,8 +20,16 @@ interface Conn {
 let rendered: string;
 let conns: Conn[];
 
-const from = (src: string) => conns.filter((c) => c.src === src).map((c) => `${c.dst} ${c.conn}`).sort();
-const to = (dst: string) => conns.filter((c) => c.dst === dst).map((c) => `${c.src} ${c.conn}`).sort();
+const from = (src: string) =>
+    conns
+        .filter((c) => c.src === src)
+        .map((c) => `${c.dst} ${c.conn}`)
+        .sort();
+const to = (dst: string) =>
+    conns
+        .filter((c) => c.dst === dst)
+        .map((c) => `${c.src} ${c.conn}`)
+        .sort();
 
 beforeAll(() => {
     const ws = renderingDevWorkspace();
@@ -74,7 +82,12 @@ describe("connectivity of the rendered dev stack (netpol-analyzer)", () => {
 });
 
 describe("the rendered gateway Deployment", () => {
-    const deploymentFile = () => join(rendered, "1-manifest", readdirSync(join(rendered, "1-manifest")).find((f) => f.startsWith("apps_v1-deployment-"))!);
+    const deploymentFile = () =>
+        join(
+            rendered,
+            "1-manifest",
+            readdirSync(join(rendered, "1-manifest")).find((f) => f.startsWith("apps_v1-deployment-"))!,
+        );
 
     it("passes Pod Security restricted (k8s.io/pod-security-admission)", () => {
         const r = spawnSync(join(TOOLS_BIN, "psa-check"), ["-level", "restricted", deploymentFile()], { encoding: "utf8" });

@@ -25,7 +25,7 @@ describe("real engine: the dev stack", () => {
         const calypso = join(ws.dir, "rendered", "1-manifest", "v1-node-default-calypso.yaml");
         expect(existsSync(calypso)).toBe(true);
         const text = readFileSync(calypso, "utf8");
-        expect(text).toContain("oceanid.io/gpu: \"true\"");
+        expect(text).toContain('oceanid.io/gpu: "true"');
         expect(text).toContain("key: nvidia.com/gpu");
         expect(text).toContain("effect: NoSchedule");
         const vap = join(ws.dir, "rendered", "1-manifest", "admissionregistration.k8s.io_v1-validatingadmissionpolicy-default-oceanid-guardrails.yaml");

@@ -90,7 +90,9 @@ describe("real engine + policy pack: other ways to declare it", () => {
         const r = incidentWorkspace("unknown").pulumi(["preview", "--policy-pack", PACK]);
         expect(r.code).not.toBe(0);
         expect(r.output).toMatch(/\[mandatory\] {2}daemonset-no-host-network/);
-        expect(r.output).toContain("DaemonSet tailscale/tailscale-worker: cannot prove spec.template.spec.hostNetwork is false: its value is not known until the update runs");
+        expect(r.output).toContain(
+            "DaemonSet tailscale/tailscale-worker: cannot prove spec.template.spec.hostNetwork is false: its value is not known until the update runs",
+        );
     });
 });
 

@@ -16,7 +16,9 @@ describe("scripts/setup", () => {
         cpSync(join(ROOT, "scripts"), join(root, "scripts"), { recursive: true });
         for (const f of ["package.json", "package-lock.json"]) cpSync(join(ROOT, f), join(root, f));
         mkdirSync(join(root, "node_modules"));
-        const lockSum = createHash("sha256").update(readFileSync(join(root, "package-lock.json"))).digest("hex");
+        const lockSum = createHash("sha256")
+            .update(readFileSync(join(root, "package-lock.json")))
+            .digest("hex");
         writeFileSync(join(root, "node_modules", ".oceanid-lock-sha256"), `${lockSum}\n`);
         mkdirSync(join(root, "cache"));
         const r = spawnSync("bash", [join(root, "scripts", "setup")], {

@@ -44,7 +44,17 @@ describe("flags", () => {
     it("--help documents both modes, the outputs, the exit codes and a schedule", async () => {
         const r = await run(["--help"]);
         expect(r).toEqual({ code: 0, stdout: `${USAGE}\n`, stderr: "" });
-        for (const text of ["oceanid-health gate --node", "--format text|json", "leaseAgeSeconds", "GATE PASSED", "GATE FAILED", "exit: 0", "cron", "systemd", "OnCalendar"]) {
+        for (const text of [
+            "oceanid-health gate --node",
+            "--format text|json",
+            "leaseAgeSeconds",
+            "GATE PASSED",
+            "GATE FAILED",
+            "exit: 0",
+            "cron",
+            "systemd",
+            "OnCalendar",
+        ]) {
             expect(USAGE).toContain(text);
         }
         expect((await run(["gate", "--help"])).stdout).toBe(`${USAGE}\n`);
@@ -58,7 +68,10 @@ describe("flags", () => {
         [["--stack", "dev", "--max-lease-age", "soon"], 'oceanid-health: --max-lease-age must be a positive whole number of seconds, got "soon"'],
         [[], "oceanid-health: give exactly one of --stack NAME and --config-file PATH"],
         [["--stack", "dev", "--config-file", "x.yaml"], "oceanid-health: give exactly one of --stack NAME and --config-file PATH"],
-        [["gate", "--node", "n"], "oceanid-health: gate: --version is required; --ssh is required; --host-key is required; --since is required; --timeout is required"],
+        [
+            ["gate", "--node", "n"],
+            "oceanid-health: gate: --version is required; --ssh is required; --host-key is required; --since is required; --timeout is required",
+        ],
     ])("%j exits 2 with the problem and the usage", async (args, message) => {
         const r = await run(args);
         expect(r.code).toBe(2);
@@ -107,9 +120,14 @@ describe("stack files", () => {
 
     it("refuses a --node the stack does not have", async () => {
         const dir = tmpDir();
-        const file = writeStackFile(dir, "lab", [{ name: "srv", role: "server", sshPort: 22, hostKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIDGFppaNk5AuY3v0liC69Fy1sjXaQnwx5LEoh0dG7B2q" }], {
-            serverUrl: "https://127.0.0.1:6443",
-        });
+        const file = writeStackFile(
+            dir,
+            "lab",
+            [{ name: "srv", role: "server", sshPort: 22, hostKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIDGFppaNk5AuY3v0liC69Fy1sjXaQnwx5LEoh0dG7B2q" }],
+            {
+                serverUrl: "https://127.0.0.1:6443",
+            },
+        );
         const r = await run(["--config-file", file, "--node", "calypso"]);
         expect(r.code).toBe(2);
         expect(r.stderr.split("\n")[0]).toBe('oceanid-health: --node: stack "lab" has no node "calypso"; its nodes are srv');
@@ -125,7 +143,9 @@ describe("kubeconfigs", () => {
         dir = tmpDir();
         apiPort = await closedPort();
         // Every address is loopback; the API check fails first, so SSH is never dialled.
-        stack = writeStackFile(dir, "lab", [{ name: "srv", role: "server", sshPort: await closedPort(), hostKey: KEY }], { serverUrl: `https://${LOOPBACK}:${apiPort}` });
+        stack = writeStackFile(dir, "lab", [{ name: "srv", role: "server", sshPort: await closedPort(), hostKey: KEY }], {
+            serverUrl: `https://${LOOPBACK}:${apiPort}`,
+        });
     });
 
     it("API server unreachable: exit 2, one line, no part of the kubeconfig", async () => {
@@ -145,7 +165,10 @@ describe("kubeconfigs", () => {
         const text = `${kubeconfigText(`https://${LOOPBACK}:${apiPort}`)}\n  token: [${TOKEN}\n`;
         const r = await run(["--config-file", stack, "--kubeconfig", "-"], { readStdin: () => text });
         expectCannotCheck(r, "the kubeconfig on stdin is not a valid kubeconfig");
-        expectCannotCheck(await run(["--config-file", stack, "--kubeconfig", "-"], { readStdin: () => "" }), "the kubeconfig on stdin is not a valid kubeconfig");
+        expectCannotCheck(
+            await run(["--config-file", stack, "--kubeconfig", "-"], { readStdin: () => "" }),
+            "the kubeconfig on stdin is not a valid kubeconfig",
+        );
     });
 
     it("falls back to $KUBECONFIG, then ~/.kube/config, and says which file is missing", async () => {
@@ -157,11 +180,16 @@ describe("kubeconfigs", () => {
         mkdirSync(join(home, ".kube"));
         writeFileSync(join(home, ".kube", "config"), kubeconfigText(`https://${LOOPBACK}:${apiPort}`));
         expectCannotCheck(await run(["--config-file", stack], { env: { HOME: home } }), "API server unreachable (connect ECONNREFUSED)");
-        expectCannotCheck(await run(["--config-file", stack], { env: { HOME: home, KUBECONFIG: join(dir, "none") } }), `cannot read kubeconfig ${join(dir, "none")}: no such file`);
+        expectCannotCheck(
+            await run(["--config-file", stack], { env: { HOME: home, KUBECONFIG: join(dir, "none") } }),
+            `cannot read kubeconfig ${join(dir, "none")}: no such file`,
+        );
     });
 
     it("wants the context it is given", async () => {
-        const r = await run(["--config-file", stack, "--kubeconfig", "-", "--context", "elsewhere"], { readStdin: () => kubeconfigText(`https://${LOOPBACK}:${apiPort}`) });
+        const r = await run(["--config-file", stack, "--kubeconfig", "-", "--context", "elsewhere"], {
+            readStdin: () => kubeconfigText(`https://${LOOPBACK}:${apiPort}`),
+        });
         expectCannotCheck(r, 'the kubeconfig has no context "elsewhere"');
     });
 
@@ -252,9 +280,33 @@ describe("a cluster on loopback", () => {
         expect(out).toEqual({
             healthy: true,
             nodes: [
-                { name: "srv712429", ready: "True", leaseAgeSeconds: 3, kubeletVersion: "v1.33.5+k3s1", expectedVersion: "v1.33.5+k3s1", ssh: { ok: true }, problems: [] },
-                { name: "srv712695", ready: "True", leaseAgeSeconds: 7, kubeletVersion: "v1.33.5+k3s1", expectedVersion: "v1.33.5+k3s1", ssh: { ok: true }, problems: [] },
-                { name: "calypso", ready: "True", leaseAgeSeconds: 12, kubeletVersion: "v1.33.5+k3s1", expectedVersion: "v1.33.5+k3s1", ssh: { ok: true }, problems: [] },
+                {
+                    name: "srv712429",
+                    ready: "True",
+                    leaseAgeSeconds: 3,
+                    kubeletVersion: "v1.33.5+k3s1",
+                    expectedVersion: "v1.33.5+k3s1",
+                    ssh: { ok: true },
+                    problems: [],
+                },
+                {
+                    name: "srv712695",
+                    ready: "True",
+                    leaseAgeSeconds: 7,
+                    kubeletVersion: "v1.33.5+k3s1",
+                    expectedVersion: "v1.33.5+k3s1",
+                    ssh: { ok: true },
+                    problems: [],
+                },
+                {
+                    name: "calypso",
+                    ready: "True",
+                    leaseAgeSeconds: 12,
+                    kubeletVersion: "v1.33.5+k3s1",
+                    expectedVersion: "v1.33.5+k3s1",
+                    ssh: { ok: true },
+                    problems: [],
+                },
             ],
             server: { url: api.url, ping: { ok: true } },
             problems: [],
@@ -263,7 +315,15 @@ describe("a cluster on loopback", () => {
 
     it("unhealthy: every problem as <node>: <reason>; exit 1", async () => {
         cluster = {
-            nodes: [nodeObject("srv712429"), nodeObject("srv712695", { ready: "Unknown", reason: "NodeStatusUnknown", message: "Kubelet stopped posting node status.", kubelet: "v1.33.4+k3s1" })],
+            nodes: [
+                nodeObject("srv712429"),
+                nodeObject("srv712695", {
+                    ready: "Unknown",
+                    reason: "NodeStatusUnknown",
+                    message: "Kubelet stopped posting node status.",
+                    kubelet: "v1.33.4+k3s1",
+                }),
+            ],
             leases: [leaseObject("srv712429", secondsBefore(3)), leaseObject("srv712695", secondsBefore(95))],
         };
         const closed = await closedPort();

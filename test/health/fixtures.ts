@@ -37,7 +37,12 @@ export interface StackNode {
 }
 
 /** A valid stack file whose nodes all answer SSH on 127.0.0.1 (each on its own port). */
-export function writeStackFile(dir: string, stack: string, nodes: StackNode[], opts: { serverUrl: string; context?: string; extra?: Record<string, unknown> }): string {
+export function writeStackFile(
+    dir: string,
+    stack: string,
+    nodes: StackNode[],
+    opts: { serverUrl: string; context?: string; extra?: Record<string, unknown> },
+): string {
     const file = join(dir, `Pulumi.${stack}.yaml`);
     const config: Record<string, unknown> = {
         "oceanid:nodeAccess": "none",
@@ -68,7 +73,9 @@ export function kubeconfigText(server: string, opts: { token?: string; caPem?: s
     return stringify({
         apiVersion: "v1",
         kind: "Config",
-        clusters: [{ name: "oceanid", cluster: { server, ...(opts.caPem ? { "certificate-authority-data": Buffer.from(opts.caPem).toString("base64") } : {}) } }],
+        clusters: [
+            { name: "oceanid", cluster: { server, ...(opts.caPem ? { "certificate-authority-data": Buffer.from(opts.caPem).toString("base64") } : {}) } },
+        ],
         users: [{ name: "admin", user: { token: opts.token ?? "kubeconfig-token-DO-NOT-PRINT-0123456789" } }],
         contexts: [{ name: context, context: { cluster: "oceanid", user: "admin" } }],
         "current-context": context,
@@ -98,11 +105,29 @@ export async function run(args: string[], io: Partial<HealthIo> = {}): Promise<R
 
 /** A self-signed certificate for 127.0.0.1, made with openssl. */
 export function selfSignedCert(dir: string): { cert: string; key: string } {
-    execFileSync("openssl", [
-        "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
-        "-keyout", join(dir, "tls.key"), "-out", join(dir, "tls.crt"), "-days", "2",
-        "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
-    ], { stdio: "ignore" });
+    execFileSync(
+        "openssl",
+        [
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+            "-keyout",
+            join(dir, "tls.key"),
+            "-out",
+            join(dir, "tls.crt"),
+            "-days",
+            "2",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+        ],
+        { stdio: "ignore" },
+    );
     return { cert: readFileSync(join(dir, "tls.crt"), "utf8"), key: readFileSync(join(dir, "tls.key"), "utf8") };
 }
 
@@ -117,7 +142,11 @@ export interface FakeApi {
  * An HTTPS server on loopback answering like k3s: `/ping` → `pong`, and the node and Lease lists
  * from `state()` (status 401 when it returns "unauthorized").
  */
-export async function fakeApiServer(tls: { cert: string; key: string }, state: () => { nodes: object[]; leases: object[] } | "unauthorized", opts: { ping?: string } = {}): Promise<FakeApi> {
+export async function fakeApiServer(
+    tls: { cert: string; key: string },
+    state: () => { nodes: object[]; leases: object[] } | "unauthorized",
+    opts: { ping?: string } = {},
+): Promise<FakeApi> {
     const auth: string[] = [];
     const server: Server = createHttpsServer(tls, (req, res) => {
         auth.push(String(req.headers.authorization));
@@ -158,8 +187,28 @@ export function nodeObject(name: string, opts: { ready?: string; reason?: string
     return {
         metadata: { name },
         status: {
-            conditions: [{ type: "Ready", status: opts.ready ?? "True", reason: opts.reason ?? "KubeletReady", message: opts.message ?? "kubelet is posting ready status", lastHeartbeatTime: NOW.toISOString(), lastTransitionTime: NOW.toISOString() }],
-            nodeInfo: { kubeletVersion: opts.kubelet ?? "v1.33.5+k3s1", machineID: "", systemUUID: "", bootID: "", kernelVersion: "", osImage: "", containerRuntimeVersion: "", kubeProxyVersion: "", operatingSystem: "linux", architecture: "amd64" },
+            conditions: [
+                {
+                    type: "Ready",
+                    status: opts.ready ?? "True",
+                    reason: opts.reason ?? "KubeletReady",
+                    message: opts.message ?? "kubelet is posting ready status",
+                    lastHeartbeatTime: NOW.toISOString(),
+                    lastTransitionTime: NOW.toISOString(),
+                },
+            ],
+            nodeInfo: {
+                kubeletVersion: opts.kubelet ?? "v1.33.5+k3s1",
+                machineID: "",
+                systemUUID: "",
+                bootID: "",
+                kernelVersion: "",
+                osImage: "",
+                containerRuntimeVersion: "",
+                kubeProxyVersion: "",
+                operatingSystem: "linux",
+                architecture: "amd64",
+            },
         },
     };
 }
@@ -190,7 +239,10 @@ export async function startSshd(): Promise<Sshd> {
     mkdirSync("/run/sshd", { recursive: true });
     const hostKeys: Record<string, string> = {};
     const fingerprints: Record<string, string> = {};
-    for (const [type, name] of [["ed25519", "ssh-ed25519"], ["ecdsa", "ecdsa-sha2-nistp256"]]) {
+    for (const [type, name] of [
+        ["ed25519", "ssh-ed25519"],
+        ["ecdsa", "ecdsa-sha2-nistp256"],
+    ]) {
         const key = join(dir, `ssh_host_${type}_key`);
         execFileSync("ssh-keygen", ["-q", "-t", type, "-N", "", "-f", key]);
         hostKeys[name] = readFileSync(`${key}.pub`, "utf8").trim().split(" ").slice(0, 2).join(" ");

@@ -53,7 +53,12 @@ describe("gateCommand", () => {
     });
 
     it("round-trips through bash and the CLI's parser", () => {
-        for (const s of [spec(), spec({ context: "it's; $(rm -rf /) `x` \"y\"" }), spec({ sshHost: "::1", sshPort: 65535 }), spec({ sshHost: "node-1.example", timeoutSeconds: 1 })]) {
+        for (const s of [
+            spec(),
+            spec({ context: 'it\'s; $(rm -rf /) `x` "y"' }),
+            spec({ sshHost: "::1", sshPort: 65535 }),
+            spec({ sshHost: "node-1.example", timeoutSeconds: 1 }),
+        ]) {
             const parsed = parseGateArgs(shellWords(gateCommand(s)).slice(1));
             expect(parsed).toEqual({ help: false, spec: s, kubeconfig: "-", intervalSeconds: 2 });
         }
@@ -61,7 +66,12 @@ describe("gateCommand", () => {
 
     it("round-trips any context name and any node name the shell can carry", () => {
         // Anything but NUL, which no argv can hold; "-x" included, which must not read as a flag.
-        const word = fc.oneof(fc.string({ unit: "binary", minLength: 1, maxLength: 30 }), fc.string({ minLength: 1 }).map((s) => `-${s}`)).filter((s) => !s.includes("\0"));
+        const word = fc
+            .oneof(
+                fc.string({ unit: "binary", minLength: 1, maxLength: 30 }),
+                fc.string({ minLength: 1 }).map((s) => `-${s}`),
+            )
+            .filter((s) => !s.includes("\0"));
         fc.assert(
             fc.property(word, word, (context, node) => {
                 const s = spec({ context, node });
@@ -88,7 +98,16 @@ describe("parseGateArgs", () => {
     it("reads the optional flags", () => {
         expect(parseGateArgs([...args, "--interval", "0.5", "--kubeconfig", "/tmp/kc", "--context", "c"])).toEqual({
             help: false,
-            spec: { node: "n", version: "v1.33.5+k3s1", sshHost: "127.0.0.1", sshPort: 22, hostKey: KEY, since: "1772445600", timeoutSeconds: 60, context: "c" },
+            spec: {
+                node: "n",
+                version: "v1.33.5+k3s1",
+                sshHost: "127.0.0.1",
+                sshPort: 22,
+                hostKey: KEY,
+                since: "1772445600",
+                timeoutSeconds: 60,
+                context: "c",
+            },
             kubeconfig: "/tmp/kc",
             intervalSeconds: 0.5,
         });
@@ -105,7 +124,10 @@ describe("parseGateArgs", () => {
         [["--ssh", "::1:22"], '--ssh must be HOST:PORT (an IPv6 address in brackets: [fd00::1]:22), got "::1:22"'],
         [["--ssh", "h:70000"], '--ssh must be HOST:PORT (an IPv6 address in brackets: [fd00::1]:22), got "h:70000"'],
         [["--host-key", "AAAAC3Nz"], `--host-key must be a public key line "<type> <base64>" as ssh-keyscan prints it, e.g. 'ssh-ed25519 AAAAC3...'`],
-        [["--host-key", "ssh-rsa AAAAC3NzaC1lZDI1NTE5AAAAIOBSgVhpZJ91oZCceCmllHH7x9MkpQ1otU/mHIbbxxNI"], `--host-key must be a public key line "<type> <base64>" as ssh-keyscan prints it, e.g. 'ssh-ed25519 AAAAC3...'`],
+        [
+            ["--host-key", "ssh-rsa AAAAC3NzaC1lZDI1NTE5AAAAIOBSgVhpZJ91oZCceCmllHH7x9MkpQ1otU/mHIbbxxNI"],
+            `--host-key must be a public key line "<type> <base64>" as ssh-keyscan prints it, e.g. 'ssh-ed25519 AAAAC3...'`,
+        ],
         [["--since", "yesterday"], '--since must be epoch seconds (date +%s on the node), got "yesterday"'],
         [["--timeout", "0"], '--timeout must be a positive whole number of seconds, got "0"'],
         [["--timeout", "1.5"], '--timeout must be a positive whole number of seconds, got "1.5"'],

@@ -5,7 +5,21 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Probes } from "../../components/health/cli";
 import { gateCommand, type GateSpec } from "../../components/health/gate-command";
 import { KubeApiError, type KubeState, type ProbeResult } from "../../components/health/probes";
-import { closedPort, fakeApiServer, kubeconfigText, leaseObject, LOOPBACK, NOW, nodeObject, run, selfSignedCert, startSshd, tmpDir, type FakeApi, type Sshd } from "./fixtures";
+import {
+    closedPort,
+    fakeApiServer,
+    kubeconfigText,
+    leaseObject,
+    LOOPBACK,
+    NOW,
+    nodeObject,
+    run,
+    selfSignedCert,
+    startSshd,
+    tmpDir,
+    type FakeApi,
+    type Sshd,
+} from "./fixtures";
 
 const TOKEN = "kubeconfig-token-DO-NOT-PRINT-0123456789";
 const KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIDGFppaNk5AuY3v0liC69Fy1sjXaQnwx5LEoh0dG7B2q";
@@ -140,7 +154,9 @@ describe("the rendered gate command against loopback", () => {
 
     /** The argv bash makes of gateCommand's output, minus `npx --no-install oceanid-health`. */
     const argvOf = (spec: GateSpec) => {
-        const words = execFileSync("bash", ["-c", `printf '%s\\0' ${gateCommand(spec).replace(/^npx --no-install oceanid-health /, "")}`], { encoding: "utf8" });
+        const words = execFileSync("bash", ["-c", `printf '%s\\0' ${gateCommand(spec).replace(/^npx --no-install oceanid-health /, "")}`], {
+            encoding: "utf8",
+        });
         return words.split("\0").slice(0, -1);
     };
     const spec = (over: Partial<GateSpec> = {}): GateSpec => ({

@@ -28,7 +28,11 @@ describe("nodeProblems", () => {
     });
 
     it.each<[string, (o: NodeObservation) => void, string]>([
-        ["not registered", (o) => Object.assign(o, { registered: false, ready: undefined, kubeletVersion: undefined, leaseRenewTime: undefined }), "not registered in the API server"],
+        [
+            "not registered",
+            (o) => Object.assign(o, { registered: false, ready: undefined, kubeletVersion: undefined, leaseRenewTime: undefined }),
+            "not registered in the API server",
+        ],
         [
             "Ready False with reason and message",
             (o) => (o.ready = { status: "False", reason: "KubeletNotReady", message: "container runtime network not ready" }),

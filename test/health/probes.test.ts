@@ -123,7 +123,10 @@ describe("pingServer and observeKubernetes against a k3s-like HTTPS server", () 
         });
         const other = await fakeApiServer(tls, () => ({ nodes: [], leases: [] }), { ping: "404 page not found" });
         try {
-            expect(await pingServer(other.url, tls.cert)).toEqual({ ok: false, reason: `server ping ${other.url} failed (answered "404 page not found", not "pong")` });
+            expect(await pingServer(other.url, tls.cert)).toEqual({
+                ok: false,
+                reason: `server ping ${other.url} failed (answered "404 page not found", not "pong")`,
+            });
         } finally {
             await other.close();
         }
@@ -132,8 +135,14 @@ describe("pingServer and observeKubernetes against a k3s-like HTTPS server", () 
     it("reads each node's Ready condition, kubelet version and Lease, sending the kubeconfig's token", async () => {
         nodes = [nodeObject("a"), nodeObject("b", { ready: "False", reason: "KubeletNotReady", message: "PLEG is not healthy", kubelet: "v1.33.4+k3s1" })];
         const state = await observeKubernetes(kubeconfig(api.url, tls.cert), 5000);
-        expect(state.nodes.get("a")).toEqual({ ready: { status: "True", reason: "KubeletReady", message: "kubelet is posting ready status" }, kubeletVersion: "v1.33.5+k3s1" });
-        expect(state.nodes.get("b")).toEqual({ ready: { status: "False", reason: "KubeletNotReady", message: "PLEG is not healthy" }, kubeletVersion: "v1.33.4+k3s1" });
+        expect(state.nodes.get("a")).toEqual({
+            ready: { status: "True", reason: "KubeletReady", message: "kubelet is posting ready status" },
+            kubeletVersion: "v1.33.5+k3s1",
+        });
+        expect(state.nodes.get("b")).toEqual({
+            ready: { status: "False", reason: "KubeletNotReady", message: "PLEG is not healthy" },
+            kubeletVersion: "v1.33.4+k3s1",
+        });
         expect(state.leases.get("a")?.toISOString()).toBe(NOW.toISOString());
         expect(state.leases.has("b")).toBe(false);
         expect(api.auth).toContain("Bearer kubeconfig-token-DO-NOT-PRINT-0123456789");
@@ -141,7 +150,11 @@ describe("pingServer and observeKubernetes against a k3s-like HTTPS server", () 
 
     it.each<[string, () => Promise<{ kc: KubeConfig; timeoutMs: number; close?: () => Promise<void> }>, string]>([
         ["a closed port", async () => ({ kc: kubeconfig(`https://${LOOPBACK}:${await closedPort()}`), timeoutMs: 5000 }), "unreachable (connect ECONNREFUSED)"],
-        ["a server the CA does not vouch for", async () => ({ kc: kubeconfig(api.url), timeoutMs: 5000 }), "failed TLS verification (TLS DEPTH_ZERO_SELF_SIGNED_CERT)"],
+        [
+            "a server the CA does not vouch for",
+            async () => ({ kc: kubeconfig(api.url), timeoutMs: 5000 }),
+            "failed TLS verification (TLS DEPTH_ZERO_SELF_SIGNED_CERT)",
+        ],
         [
             "a server that hangs",
             async () => {

@@ -31,7 +31,10 @@ async function main() {
     // A failed registration rejects the promises of everything waiting on it; the engine reports the first.
     process.on("unhandledRejection", (err) => errors.push(String((err as Error)?.message ?? err)));
     try {
-        await runProgram(spec.stack, (config) => Object.assign(config, spec.config), { secrets: spec.secrets, handle: commandExecutor(report.steps, (name) => spec.events && appendFileSync(spec.events, `${name}\n`)) });
+        await runProgram(spec.stack, (config) => Object.assign(config, spec.config), {
+            secrets: spec.secrets,
+            handle: commandExecutor(report.steps, (name) => spec.events && appendFileSync(spec.events, `${name}\n`)),
+        });
     } catch (err) {
         errors.push(String((err as Error)?.message ?? err));
     }

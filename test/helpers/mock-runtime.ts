@@ -54,7 +54,13 @@ export async function runProgram(
         {
             newResource: async (args) => {
                 const handled = await opts.handle?.(args);
-                resources.push({ type: args.type, name: args.name, inputs: args.inputs, custom: args.custom ?? true, dependsOn: dependencies.get(args.name) ?? [] });
+                resources.push({
+                    type: args.type,
+                    name: args.name,
+                    inputs: args.inputs,
+                    custom: args.custom ?? true,
+                    dependsOn: dependencies.get(args.name) ?? [],
+                });
                 // The provider computes a TailnetKey's key; the mock stands in for it.
                 const computed = args.type === "tailscale:index/tailnetKey:TailnetKey" ? { key: "mock-tailnet-key-value" } : {};
                 return { id: `${args.name}-id`, state: { ...args.inputs, ...computed, ...handled } };
@@ -69,7 +75,10 @@ export async function runProgram(
     const monitor = pulumi.runtime.getMonitor() as any;
     const register = monitor.registerResource.bind(monitor);
     monitor.registerResource = (req: any, callback: unknown) => {
-        dependencies.set(req.getName(), req.getDependenciesList().map((urn: string) => urn.split("::").pop()!));
+        dependencies.set(
+            req.getName(),
+            req.getDependenciesList().map((urn: string) => urn.split("::").pop()!),
+        );
         return register(req, callback);
     };
     let error: unknown;

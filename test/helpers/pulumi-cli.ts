@@ -7,7 +7,6 @@ import { ROOT } from "./stack-file";
 
 export const TOOLS_BIN = join(ROOT, ".tools", "bin");
 
-
 export interface CliResult {
     code: number;
     stdout: string;

@@ -11,7 +11,10 @@ import { ROOT } from "./stack-file";
  * stays free to inject faults meanwhile. `env` adds to the child's environment
  * (PULUMI_HOME with the plugin marker, PATH with the toolchain).
  */
-export function executeProgram(spec: Omit<ExecuteSpec, "report">, env: NodeJS.ProcessEnv = {}): Promise<ExecuteReport & { output: string }> & { ended(step: string): boolean } {
+export function executeProgram(
+    spec: Omit<ExecuteSpec, "report">,
+    env: NodeJS.ProcessEnv = {},
+): Promise<ExecuteReport & { output: string }> & { ended(step: string): boolean } {
     const dir = mkdtempSync(join(tmpdir(), "oceanid-exec-"));
     const full: ExecuteSpec = { ...spec, report: join(dir, "report.json"), events: join(dir, "events") };
     writeFileSync(full.events!, "");

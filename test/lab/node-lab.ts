@@ -312,7 +312,10 @@ export class NodeLab {
 
         removeStaleLabs();
         const prefix = `10.198.${subnet}`;
-        if (sh("ip", ["-4", "-o", "addr", "show", "to", `${prefix}.0/24`]).stdout.trim() || sh("ip", ["-4", "route", "show", "root", `${prefix}.0/24`]).stdout.trim()) {
+        if (
+            sh("ip", ["-4", "-o", "addr", "show", "to", `${prefix}.0/24`]).stdout.trim() ||
+            sh("ip", ["-4", "route", "show", "root", `${prefix}.0/24`]).stdout.trim()
+        ) {
             throw new Error(`node lab: ${prefix}.0/24 is already in use in the root namespace (another lab?): pick another subnet`);
         }
 
@@ -395,7 +398,9 @@ export class NodeLab {
         const clientPrivateKey = readFileSync(join(dir, "ssh", "id_ed25519"), "utf8");
         writeFileSync(join(dir, "ssh", "authorized_keys"), readFileSync(join(dir, "ssh", "id_ed25519.pub"), "utf8"), { mode: 0o600 });
         const nodes = this.nodes.map((n) => {
-            const [type, key] = readFileSync(join(dir, "nodes", n.name, "ssh", "ssh_host_ed25519_key.pub"), "utf8").trim().split(/\s+/);
+            const [type, key] = readFileSync(join(dir, "nodes", n.name, "ssh", "ssh_host_ed25519_key.pub"), "utf8")
+                .trim()
+                .split(/\s+/);
             return { ...n, hostKey: `${type} ${key}` };
         });
 
@@ -425,9 +430,54 @@ export class NodeLab {
         );
         const cnf = join(tls, "openssl.cnf");
         const ecKey = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
-        await runMust("openssl", ["req", "-x509", ...ecKey, "-config", cnf, "-extensions", "ca", "-days", "7", "-subj", `/CN=k3s-server-ca@${Math.floor(Date.now() / 1000)}`, "-keyout", join(tls, "ca.key"), "-out", join(tls, "ca.crt")]);
-        await runMust("openssl", ["req", ...ecKey, "-config", cnf, "-subj", "/O=k3s/CN=k3s", "-keyout", join(tls, "serving.key"), "-out", join(tls, "serving.csr")]);
-        await runMust("openssl", ["x509", "-req", "-in", join(tls, "serving.csr"), "-CA", join(tls, "ca.crt"), "-CAkey", join(tls, "ca.key"), "-CAcreateserial", "-days", "7", "-extfile", cnf, "-extensions", "serving", "-out", join(tls, "serving.crt")]);
+        await runMust("openssl", [
+            "req",
+            "-x509",
+            ...ecKey,
+            "-config",
+            cnf,
+            "-extensions",
+            "ca",
+            "-days",
+            "7",
+            "-subj",
+            `/CN=k3s-server-ca@${Math.floor(Date.now() / 1000)}`,
+            "-keyout",
+            join(tls, "ca.key"),
+            "-out",
+            join(tls, "ca.crt"),
+        ]);
+        await runMust("openssl", [
+            "req",
+            ...ecKey,
+            "-config",
+            cnf,
+            "-subj",
+            "/O=k3s/CN=k3s",
+            "-keyout",
+            join(tls, "serving.key"),
+            "-out",
+            join(tls, "serving.csr"),
+        ]);
+        await runMust("openssl", [
+            "x509",
+            "-req",
+            "-in",
+            join(tls, "serving.csr"),
+            "-CA",
+            join(tls, "ca.crt"),
+            "-CAkey",
+            join(tls, "ca.key"),
+            "-CAcreateserial",
+            "-days",
+            "7",
+            "-extfile",
+            cnf,
+            "-extensions",
+            "serving",
+            "-out",
+            join(tls, "serving.crt"),
+        ]);
         chmodSync(join(tls, "ca.key"), 0o600);
         chmodSync(join(tls, "serving.key"), 0o600);
         s.caPem = readFileSync(join(tls, "ca.crt"));
@@ -471,7 +521,11 @@ export class NodeLab {
         k3s = replaceLine(k3s, "STANDIN_BROKEN_RELEASES=", `STANDIN_BROKEN_RELEASES=${broken} # lab: broken releases file`);
         k3s = replaceLine(k3s, "STANDIN_HEARTBEAT=", `STANDIN_HEARTBEAT=${s.heartbeat} # lab: heartbeat seconds`);
         writeFileSync(join(dir, "share", "k3s.sh"), k3s, { mode: 0o644 });
-        const installer = replaceLine(readFileSync(join(STANDINS, "install-k3s.sh"), "utf8"), "STANDIN_K3S_TEMPLATE=", `STANDIN_K3S_TEMPLATE=${join(dir, "share", "k3s.sh")} # lab: k3s stand-in template`);
+        const installer = replaceLine(
+            readFileSync(join(STANDINS, "install-k3s.sh"), "utf8"),
+            "STANDIN_K3S_TEMPLATE=",
+            `STANDIN_K3S_TEMPLATE=${join(dir, "share", "k3s.sh")} # lab: k3s stand-in template`,
+        );
         writeFileSync(join(dir, "share", "install-k3s.sh"), installer, { mode: 0o644 });
         copyFileSync(join(STANDINS, "node-init.sh"), join(dir, "share", "node-init.sh"));
 
@@ -481,7 +535,14 @@ export class NodeLab {
         const batch = (args: string[], lines: string[]) => must("ip", [...args, "-batch", "-"], { input: lines.join("\n") + "\n" });
         batch([], [`netns add ${s.labNs}`, ...nodes.map((n) => `netns add ${n.netns}`)]);
         for (const ns of [s.labNs, ...nodes.map((n) => n.netns)]) {
-            sh("ip", ["netns", "exec", ns, "sh", "-c", "for f in /proc/sys/net/ipv6/conf/all/disable_ipv6 /proc/sys/net/ipv6/conf/default/disable_ipv6; do [ -w $f ] && echo 1 > $f; done; true"]);
+            sh("ip", [
+                "netns",
+                "exec",
+                ns,
+                "sh",
+                "-c",
+                "for f in /proc/sys/net/ipv6/conf/all/disable_ipv6 /proc/sys/net/ipv6/conf/default/disable_ipv6; do [ -w $f ] && echo 1 > $f; done; true",
+            ]);
         }
         batch(
             [],
@@ -493,9 +554,20 @@ export class NodeLab {
         sh("ip", ["link", "set", s.rootVeth, "addrgenmode", "none"]);
         batch([], [`addr add ${prefix}.254/24 dev ${s.rootVeth}`, `link set ${s.rootVeth} up`]);
         // Another process may have taken the subnet since the check in start(): two routes would mix the labs up.
-        const holders = must("ip", ["-4", "-o", "addr", "show", "to", `${prefix}.0/24`]).trim().split("\n");
+        const holders = must("ip", ["-4", "-o", "addr", "show", "to", `${prefix}.0/24`])
+            .trim()
+            .split("\n");
         if (holders.length !== 1) throw new Error(`node lab: ${prefix}.0/24 was taken by another lab while this one started: pick another subnet`);
-        batch(["-n", s.labNs], ["link add br0 type bridge", "link set lo up", "link set br0 up", ...nodes.map((_, i) => `link set n${i + 1} master br0 up`), "link set up0 master br0 up"]);
+        batch(
+            ["-n", s.labNs],
+            [
+                "link add br0 type bridge",
+                "link set lo up",
+                "link set br0 up",
+                ...nodes.map((_, i) => `link set n${i + 1} master br0 up`),
+                "link set up0 master br0 up",
+            ],
+        );
         for (const n of nodes) batch(["-n", n.netns], [`addr add ${n.address}/24 dev eth0`, "link set lo up", "link set eth0 up"]);
 
         // The API stand-in, in the server node's network namespace.
@@ -519,7 +591,20 @@ export class NodeLab {
         const apiLog = openSync(join(logs, "api.log"), "a");
         const api = spawn(
             "ip",
-            ["netns", "exec", server.netns, "timeout", "-s", "KILL", String(s.lifetime), process.execPath, "--import", "tsx", join(STANDINS, "k3s-api-standin.ts"), apiConfig],
+            [
+                "netns",
+                "exec",
+                server.netns,
+                "timeout",
+                "-s",
+                "KILL",
+                String(s.lifetime),
+                process.execPath,
+                "--import",
+                "tsx",
+                join(STANDINS, "k3s-api-standin.ts"),
+                apiConfig,
+            ],
             { cwd: PROJECT_ROOT, detached: true, stdio: ["ignore", apiLog, apiLog], env: cleanEnv() },
         );
         closeSync(apiLog);
@@ -630,7 +715,7 @@ export class NodeLab {
         }
 
         Object.assign(this, { nodes, clientPrivateKey, k3sToken, kubeconfig });
-        for (let deadline = Date.now() + 20_000; ; ) {
+        for (let deadline = Date.now() + 20_000; ;) {
             const r = await this.api("/ping", false).catch(() => undefined);
             if (r?.status === 200 && r.body === "pong") break;
             if (api.exitCode !== null || Date.now() > deadline) throw new Error("node lab: the API stand-in did not come up");
@@ -650,8 +735,11 @@ export class NodeLab {
         await Promise.all(s.specs.filter((n) => n.role === "agent" && n.version).map(install));
 
         const waiting = s.specs.filter((n) => n.version).map((n) => n.name);
-        for (let deadline = Date.now() + 30_000; waiting.length; ) {
-            const [nodesR, leasesR] = await Promise.all([this.api("/api/v1/nodes"), this.api("/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases")]).catch(() => [undefined, undefined]);
+        for (let deadline = Date.now() + 30_000; waiting.length;) {
+            const [nodesR, leasesR] = await Promise.all([
+                this.api("/api/v1/nodes"),
+                this.api("/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases"),
+            ]).catch(() => [undefined, undefined]);
             if (nodesR?.status === 200 && leasesR?.status === 200) {
                 const ready = new Set(
                     (JSON.parse(nodesR.body).items as any[])
@@ -659,7 +747,9 @@ export class NodeLab {
                         .map((n) => n.metadata.name as string),
                 );
                 const fresh = new Set(
-                    (JSON.parse(leasesR.body).items as any[]).filter((l) => Date.parse(l.spec?.renewTime ?? "") >= installStart - 1000).map((l) => l.metadata.name as string),
+                    (JSON.parse(leasesR.body).items as any[])
+                        .filter((l) => Date.parse(l.spec?.renewTime ?? "") >= installStart - 1000)
+                        .map((l) => l.metadata.name as string),
                 );
                 for (let i = waiting.length - 1; i >= 0; i--) if (ready.has(waiting[i]) && fresh.has(waiting[i])) waiting.splice(i, 1);
             }
@@ -667,7 +757,10 @@ export class NodeLab {
             if (Date.now() > deadline) throw new Error(`node lab: no fresh Lease from ${waiting.join(", ")} 30 s after installing k3s`);
             await sleep(100);
         }
-        appendFileSync(join(logs, "lab.log"), `${new Date().toISOString()} lab started in ${Date.now() - t0} ms: ${nodes.map((n) => `${n.name}=${n.address}`).join(" ")}\n`);
+        appendFileSync(
+            join(logs, "lab.log"),
+            `${new Date().toISOString()} lab started in ${Date.now() - t0} ms: ${nodes.map((n) => `${n.name}=${n.address}`).join(" ")}\n`,
+        );
         return this;
     }
 
@@ -711,7 +804,9 @@ export class NodeLab {
         if (p === "/usr/local/sbin" || p.startsWith("/usr/local/sbin/")) return join(this.dir, "sbin", p.slice("/usr/local/sbin".length));
         const root = NODE_DIRS.find((d) => p === d || p.startsWith(`${d}/`));
         if (!root) {
-            throw new Error(`node lab: ${absPath} is not in a per-node directory (${NODE_DIRS.join(", ")}); read it with inNode(${JSON.stringify(name)}, "cat ${absPath}")`);
+            throw new Error(
+                `node lab: ${absPath} is not in a per-node directory (${NODE_DIRS.join(", ")}); read it with inNode(${JSON.stringify(name)}, "cat ${absPath}")`,
+            );
         }
         return join(this.dir, "nodes", name, p);
     }
@@ -870,9 +965,7 @@ export class NodeLab {
         }
         await Promise.all(
             s.children.map((c) =>
-                c.exitCode !== null || c.signalCode !== null
-                    ? undefined
-                    : Promise.race([new Promise((r) => c.once("exit", r)), sleep(2000)]),
+                c.exitCode !== null || c.signalCode !== null ? undefined : Promise.race([new Promise((r) => c.once("exit", r)), sleep(2000)]),
             ),
         );
         const existing = sh("ip", ["netns", "list"]).stdout;

@@ -18,7 +18,12 @@ describe("gateway Deployment", () => {
 
     it("spreads its pods over nodes", () => {
         expect(pod().topologySpreadConstraints).toEqual([
-            { maxSkew: 1, topologyKey: "kubernetes.io/hostname", whenUnsatisfiable: "ScheduleAnyway", labelSelector: { matchLabels: deployment().spec.selector.matchLabels } },
+            {
+                maxSkew: 1,
+                topologyKey: "kubernetes.io/hostname",
+                whenUnsatisfiable: "ScheduleAnyway",
+                labelSelector: { matchLabels: deployment().spec.selector.matchLabels },
+            },
         ]);
     });
 
@@ -39,7 +44,8 @@ describe("gateway Deployment", () => {
     it("has a read-only root filesystem", () => expect(container().securityContext.readOnlyRootFilesystem).toBe(true));
     it("drops all capabilities and adds none", () => expect(container().securityContext.capabilities).toEqual({ drop: ["ALL"] }));
     it("cannot escalate privileges", () => expect(container().securityContext.allowPrivilegeEscalation).toBe(false));
-    it("has requests and limits", () => expect(container().resources).toEqual({ requests: { cpu: "50m", memory: "64Mi" }, limits: { cpu: "500m", memory: "256Mi" } }));
+    it("has requests and limits", () =>
+        expect(container().resources).toEqual({ requests: { cpu: "50m", memory: "64Mi" }, limits: { cpu: "500m", memory: "256Mi" } }));
 
     it("pins the image by tag, and by digest when given", () => {
         expect(container().image).toBe("tailscale/tailscale:v1.102.3");
@@ -87,7 +93,8 @@ describe("namespace, Service, PodDisruptionBudget", () => {
             "pod-security.kubernetes.io/warn-version": "latest",
         });
     });
-    it("exposes only the proxy port", () => expect(gatewayService(settings()).spec.ports).toEqual([{ name: "proxy", port: 1055, targetPort: "proxy", protocol: "TCP" }]));
+    it("exposes only the proxy port", () =>
+        expect(gatewayService(settings()).spec.ports).toEqual([{ name: "proxy", port: 1055, targetPort: "proxy", protocol: "TCP" }]));
     it("keeps at least one pod through voluntary disruptions", () => expect(gatewayDisruptionBudget(settings()).spec.minAvailable).toBe(1));
 });
 

@@ -25,7 +25,10 @@ describe("gateway namespace policies", () => {
 
     it("let in only opted-in namespaces on the proxy port, and node probes on the health port", () => {
         expect(ingress.spec.ingress).toEqual([
-            { from: [{ namespaceSelector: { matchExpressions: [{ key: "kubernetes.io/metadata.name", operator: "In", values: ["apps", "workers"] }] } }], ports: [{ protocol: "TCP", port: 1055 }] },
+            {
+                from: [{ namespaceSelector: { matchExpressions: [{ key: "kubernetes.io/metadata.name", operator: "In", values: ["apps", "workers"] }] } }],
+                ports: [{ protocol: "TCP", port: 1055 }],
+            },
             { from: [{ ipBlock: { cidr: "192.0.2.10/32" } }, { ipBlock: { cidr: "192.0.2.20/32" } }], ports: [{ protocol: "TCP", port: 9002 }] },
         ]);
     });
@@ -54,7 +57,12 @@ describe("opted-in namespace policy", () => {
         expect(p.spec.egress).toEqual([
             DNS,
             {
-                to: [{ namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "egress-gateway" } }, podSelector: { matchLabels: { "app.kubernetes.io/name": "egress-gateway", "app.kubernetes.io/instance": "egress-gateway" } } }],
+                to: [
+                    {
+                        namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "egress-gateway" } },
+                        podSelector: { matchLabels: { "app.kubernetes.io/name": "egress-gateway", "app.kubernetes.io/instance": "egress-gateway" } },
+                    },
+                ],
                 ports: [{ protocol: "TCP", port: 1055 }],
             },
         ]);

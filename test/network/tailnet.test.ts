@@ -23,13 +23,18 @@ describe("the tailnet policy", () => {
     });
 
     it("merges into existing tag owners and auto-approvers instead of replacing them", () => {
-        const merged = withGatewayAccess({ tagOwners: { "tag:exit-node": ["group:ops"] }, autoApprovers: { exitNode: ["tag:other"], routes: { "10.0.0.0/8": ["tag:r"] } } }, TAILNET_DEFAULTS);
+        const merged = withGatewayAccess(
+            { tagOwners: { "tag:exit-node": ["group:ops"] }, autoApprovers: { exitNode: ["tag:other"], routes: { "10.0.0.0/8": ["tag:r"] } } },
+            TAILNET_DEFAULTS,
+        );
         expect(merged.tagOwners!["tag:exit-node"]).toEqual(["group:ops", "autogroup:admin"]);
         expect(merged.autoApprovers).toEqual({ exitNode: ["tag:other", "tag:exit-node"], routes: { "10.0.0.0/8": ["tag:r"] } });
     });
 
     it("names the file and line of a broken policy", () => {
-        expect(() => parseHujson('{\n  "grants": [\n    {"src": ]\n}', "tailnet/policy.hujson")).toThrow(/^tailnet\/policy\.hujson:3: not valid HuJSON \(ValueExpected\)$/);
+        expect(() => parseHujson('{\n  "grants": [\n    {"src": ]\n}', "tailnet/policy.hujson")).toThrow(
+            /^tailnet\/policy\.hujson:3: not valid HuJSON \(ValueExpected\)$/,
+        );
     });
 });
 

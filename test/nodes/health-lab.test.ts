@@ -49,7 +49,10 @@ describe.skipIf(!canRun)("oceanid-health on the lab", () => {
             await new Promise((r) => setTimeout(r, 7_000));
             const r = health(["--config-file", stackFile, "--kubeconfig", lab.kubeconfigPath]);
             expect(r.code).toBe(1);
-            const problems = r.stdout.trim().split("\n").filter((l) => /^[a-z0-9-]+: /.test(l));
+            const problems = r.stdout
+                .trim()
+                .split("\n")
+                .filter((l) => /^[a-z0-9-]+: /.test(l));
             expect(problems.every((l) => l.startsWith("calypso: "))).toBe(true);
             expect(problems).toContain("calypso: Ready is Unknown (NodeStatusUnknown: Kubelet stopped posting node status.)");
             expect(problems.some((l) => /^calypso: ssh 10\.198\.4\.3:22 unreachable \(.+\)$/.test(l))).toBe(true);

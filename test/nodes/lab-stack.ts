@@ -55,7 +55,11 @@ export const labSecrets = (lab: NodeLab) => ({
 });
 
 /** Every secret value the lab hands out, for "appears nowhere" checks. */
-export const secretValues = (lab: NodeLab) => [lab.k3sToken, lab.clientPrivateKey.trim().split("\n").slice(1, -1).join(""), ...lab.clientPrivateKey.trim().split("\n").slice(1, -1)];
+export const secretValues = (lab: NodeLab) => [
+    lab.k3sToken,
+    lab.clientPrivateKey.trim().split("\n").slice(1, -1).join(""),
+    ...lab.clientPrivateKey.trim().split("\n").slice(1, -1),
+];
 
 const pulumiHome = pulumiHomeWithCommandPlugin();
 

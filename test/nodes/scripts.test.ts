@@ -2,7 +2,15 @@
 // diffs, each parsed by bash and clean under shellcheck.
 import { spawnSync } from "node:child_process";
 import { describe, expect, it } from "vitest";
-import { changeDir, parseAppliedAt, renderApply, renderArm, renderConfirm, renderPreflight, renderRevert } from "../../components/nodes/scripts/node-change-scripts";
+import {
+    changeDir,
+    parseAppliedAt,
+    renderApply,
+    renderArm,
+    renderConfirm,
+    renderPreflight,
+    renderRevert,
+} from "../../components/nodes/scripts/node-change-scripts";
 import { k3sChangeSpec, type K3sChange } from "../../components/nodes/scripts/k3s-scripts";
 import { shellQuote } from "../../components/platform/shell-quote";
 import { stepCommand } from "../../components/nodes/scripts/shell";
@@ -37,7 +45,10 @@ function run(cmd: string, args: string[], input?: string) {
 }
 
 describe("node change scripts", () => {
-    for (const [role, change] of [["agent", agent], ["server", server]] as const) {
+    for (const [role, change] of [
+        ["agent", agent],
+        ["server", server],
+    ] as const) {
         for (const [step, script] of Object.entries(rendered(change))) {
             it(`${role} ${step}: matches its snapshot, parses, and passes shellcheck`, async () => {
                 await expect(script).toMatchFileSnapshot(`__snapshots__/k3s-${role}-${step}.sh`);
@@ -63,7 +74,7 @@ describe("node change scripts", () => {
             "/etc/systemd/system/k3s-agent.service",
             "/etc/systemd/system/k3s-agent.service.env",
         ]);
-        expect(rendered(agent).arm).toContain("systemd-run --unit=\"$unit\" --on-active=600s --timer-property=RemainAfterElapse=no --collect --quiet");
+        expect(rendered(agent).arm).toContain('systemd-run --unit="$unit" --on-active=600s --timer-property=RemainAfterElapse=no --collect --quiet');
         expect(changeDir("k3s")).toBe("/var/lib/oceanid/changes/k3s");
     });
 

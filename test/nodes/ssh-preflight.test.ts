@@ -45,7 +45,9 @@ describe.skipIf(!canRun)("preflight", () => {
         expect(JSON.stringify(run.steps) + run.output).not.toContain("another-cluster");
         expect(lastStep(run).name).toBe("srv712429-k3s-change-preflight");
         expect(failure(run)).toMatch(
-            new RegExp(`^PREFLIGHT FAILED node=srv712429 reason=the CA of ${lab.serverUrl.replace(/\./g, "\\.")} \\(sha256 [0-9a-f]{64}\\) is not the one the k3s token pins \\(0{64}\\): wrong server or wrong token$`),
+            new RegExp(
+                `^PREFLIGHT FAILED node=srv712429 reason=the CA of ${lab.serverUrl.replace(/\./g, "\\.")} \\(sha256 [0-9a-f]{64}\\) is not the one the k3s token pins \\(0{64}\\): wrong server or wrong token$`,
+            ),
         );
         expect(state()).toEqual(before);
     });

@@ -37,7 +37,8 @@ async function watchingProcesses<T>(work: Promise<T>): Promise<{ result: T; seen
     return { result, seen };
 }
 
-const nodeState = () => LAB_NODES.map((n) => ({ node: n.name, version: lab.installedVersion(n.name), installs: lab.installs(n.name).length, pid: lab.servicePid(n.name) }));
+const nodeState = () =>
+    LAB_NODES.map((n) => ({ node: n.name, version: lab.installedVersion(n.name), installs: lab.installs(n.name).length, pid: lab.servicePid(n.name) }));
 
 describe.skipIf(!canRun)("k3s node changes over SSH", () => {
     it("refuses a node whose host key is not the pinned one before anything changes anywhere", async () => {

@@ -64,7 +64,18 @@ describe("inputs", () => {
         const text = stringify({ apiVersion: "v1", kind: "List", items: [deployment(), hostNetworkDs()] });
         const run = runCliArgs(["--format", "json", "-"], text);
         const v = JSON.parse(run.stdout).violations;
-        expect(v.map((x: { line: number }) => x.line)).toEqual([text.split("\n").findIndex((l, i) => i > 3 && l.startsWith("  - apiVersion: apps/v1") && text.split("\n").slice(i, i + 2).join("").includes("DaemonSet")) + 1]);
+        expect(v.map((x: { line: number }) => x.line)).toEqual([
+            text.split("\n").findIndex(
+                (l, i) =>
+                    i > 3 &&
+                    l.startsWith("  - apiVersion: apps/v1") &&
+                    text
+                        .split("\n")
+                        .slice(i, i + 2)
+                        .join("")
+                        .includes("DaemonSet"),
+            ) + 1,
+        ]);
     });
 
     it("reports an unparsable file with its line, still reports the other files, and exits 2", () => {

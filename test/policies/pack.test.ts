@@ -46,7 +46,9 @@ describe("unknown values at preview", () => {
     it("an unknown hostNetwork is a mandatory violation, not a pass", () => {
         const v = packVerdictFor([{ type: "kubernetes:apps/v1:DaemonSet", props: ds(UNKNOWN_BOOL) }], guardConfig());
         expect(v.mandatory).toEqual(["daemonset-no-host-network"]);
-        expect(v.messages[0]).toMatch(/^DaemonSet apps\/web: cannot prove spec\.template\.spec\.hostNetwork is false: its value is not known until the update runs\./);
+        expect(v.messages[0]).toMatch(
+            /^DaemonSet apps\/web: cannot prove spec\.template\.spec\.hostNetwork is false: its value is not known until the update runs\./,
+        );
     });
 
     it("an unknown pod template fails every pod rule closed", () => {
@@ -54,7 +56,15 @@ describe("unknown values at preview", () => {
         obj.spec.template = UNKNOWN_STRING;
         const v = packVerdictFor([{ type: "kubernetes:apps/v1:DaemonSet", props: obj }], guardConfig());
         expect([...v.mandatory].sort()).toEqual(
-            ["daemonset-no-host-network", "no-host-path-network-state", "no-privileged-networking", "tailscale-exit-node-by-ip", "tailscale-userspace-only", "workload-no-host-namespaces", "workload-no-host-namespaces"].sort(),
+            [
+                "daemonset-no-host-network",
+                "no-host-path-network-state",
+                "no-privileged-networking",
+                "tailscale-exit-node-by-ip",
+                "tailscale-userspace-only",
+                "workload-no-host-namespaces",
+                "workload-no-host-namespaces",
+            ].sort(),
         );
     });
 
@@ -88,9 +98,7 @@ describe("Pulumi-only types", () => {
 
 describe("guard config validation", () => {
     it("rejects an exemption without a reason or with an unknown rule ID, naming the file and field", () => {
-        expect(() =>
-            guardConfig([{ kind: "DaemonSet", name: "x", policies: ["daemonset-no-hostnetwork"], reason: "" }]),
-        ).toThrow(
+        expect(() => guardConfig([{ kind: "DaemonSet", name: "x", policies: ["daemonset-no-hostnetwork"], reason: "" }])).toThrow(
             'test: 1 problem:\n  - exemptions[0].reason: is empty: every exemption says why it exists (got "")',
         );
         expect(() => guardConfig([{ kind: "DaemonSet", name: "x", policies: ["daemonset-no-hostnetwork"], reason: "r" }])).toThrow(

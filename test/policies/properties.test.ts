@@ -48,9 +48,13 @@ describe("a hostNetwork DaemonSet is never hidden", () => {
                 const extra = Array.from({ length: position }, (_, i) => ({ ...appContainer(), name: `extra-${i}` }));
                 spec[field] = [...extra, ...(spec[field] ?? [])];
                 let s = seed;
-                const rnd = () => ((s = (s * 1103515245 + 12345) & 0x7fffffff) / 0x80000000);
+                const rnd = () => (s = (s * 1103515245 + 12345) & 0x7fffffff) / 0x80000000;
                 const ds = shuffleKeys(workload(apiVersion, "DaemonSet", spec), rnd) as Obj;
-                const doc = nestInLists(ds, depth, Array.from({ length: siblings }, (_, i) => deployment(compliantPodSpec(), { name: `d${i}` })));
+                const doc = nestInLists(
+                    ds,
+                    depth,
+                    Array.from({ length: siblings }, (_, i) => deployment(compliantPodSpec(), { name: `d${i}` })),
+                );
 
                 const cli = runCliArgs(["--format", "json", "-"], stringify(doc));
                 expect(cli.code).toBe(1);
@@ -76,12 +80,44 @@ describe("oceanid-guard never crashes", () => {
 
     it("on random bytes: exit 0 or 1 with a clean report, or 2 with a message naming the file", () => {
         let i = 0;
-        fc.assert(fc.property(fc.uint8Array({ maxLength: 400 }), (bytes) => check(bytes, i++)), { numRuns: 300 });
+        fc.assert(
+            fc.property(fc.uint8Array({ maxLength: 400 }), (bytes) => check(bytes, i++)),
+            { numRuns: 300 },
+        );
     });
 
     it("on random YAML-looking text", () => {
         let i = 0;
-        const yamlish = fc.array(fc.constantFrom("apiVersion: ", "kind: ", "- ", ": ", "---\n", "\n", "  ", "{", "}", "[", "]", "'", '"', "&a ", "*a", "!!str ", "#", "DaemonSet", "v1", "hostNetwork: true"), { maxLength: 60 }).map((parts) => parts.join(""));
-        fc.assert(fc.property(yamlish, (text) => check(text, i++)), { numRuns: 300 });
+        const yamlish = fc
+            .array(
+                fc.constantFrom(
+                    "apiVersion: ",
+                    "kind: ",
+                    "- ",
+                    ": ",
+                    "---\n",
+                    "\n",
+                    "  ",
+                    "{",
+                    "}",
+                    "[",
+                    "]",
+                    "'",
+                    '"',
+                    "&a ",
+                    "*a",
+                    "!!str ",
+                    "#",
+                    "DaemonSet",
+                    "v1",
+                    "hostNetwork: true",
+                ),
+                { maxLength: 60 },
+            )
+            .map((parts) => parts.join(""));
+        fc.assert(
+            fc.property(yamlish, (text) => check(text, i++)),
+            { numRuns: 300 },
+        );
     });
 });

@@ -19,7 +19,9 @@ describe("the command provider plugin", () => {
         expect(commandPluginProblem({ PULUMI_HOME: "/h" }, has(["/h/plugins/resource-command-v1.2.1"]))).toBeUndefined();
         expect(commandPluginProblem({ PULUMI_HOME: "/h" }, has([]))).toBe(MESSAGE);
         expect(commandPluginProblem({ PULUMI_HOME: "/h", PATH: "/a:/b" }, has(["/b/pulumi-resource-command"]))).toBeUndefined();
-        expect(commandPluginProblem({ PULUMI_HOME: "/h", PATH: "/b", PULUMI_IGNORE_AMBIENT_PLUGINS: "true" }, has(["/b/pulumi-resource-command"]))).toBe(MESSAGE);
+        expect(commandPluginProblem({ PULUMI_HOME: "/h", PATH: "/b", PULUMI_IGNORE_AMBIENT_PLUGINS: "true" }, has(["/b/pulumi-resource-command"]))).toBe(
+            MESSAGE,
+        );
     });
 
     it("missing, stops a stack with nodeAccess ssh with a RunError (no stack trace) before any node command", async () => {

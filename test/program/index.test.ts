@@ -54,14 +54,20 @@ describe("index.ts on the dev stack", () => {
     it("deploys the egress gateway with its policies first, and no auth-key Secret into rendered files", () => {
         expect(byType("oceanid:network:EgressGateway").map((r) => r.name)).toEqual(["egress-gateway"]);
         expect(byType("kubernetes:core/v1:Secret")).toEqual([]);
-        expect(byType("kubernetes:networking.k8s.io/v1:NetworkPolicy").map((p) => `${p.inputs.metadata.namespace}/${p.inputs.metadata.name}`).sort()).toEqual([
+        expect(
+            byType("kubernetes:networking.k8s.io/v1:NetworkPolicy")
+                .map((p) => `${p.inputs.metadata.namespace}/${p.inputs.metadata.name}`)
+                .sort(),
+        ).toEqual([
             "apps/egress-gateway-only",
             "egress-gateway/egress-gateway-default-deny",
             "egress-gateway/egress-gateway-egress",
             "egress-gateway/egress-gateway-ingress",
         ]);
         const [deployment] = byType("kubernetes:apps/v1:Deployment");
-        expect(deployment.inputs.spec.template.spec.containers[0].env.find((e: { name: string }) => e.name === "TS_EXTRA_ARGS").value).toBe("--exit-node=100.64.0.10");
+        expect(deployment.inputs.spec.template.spec.containers[0].env.find((e: { name: string }) => e.name === "TS_EXTRA_ARGS").value).toBe(
+            "--exit-node=100.64.0.10",
+        );
         expect(program.egressProxyEnv!.HTTPS_PROXY).toBe("http://egress-gateway.egress-gateway.svc.cluster.local:1055");
     });
 

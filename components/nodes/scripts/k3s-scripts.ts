@@ -111,7 +111,7 @@ echo "installed: \${installed:-none}, target: $target"`;
 
 /** Apply: install or upgrade with the k3s installer, unless the node already runs the target. */
 function apply(c: K3sChange): string {
-    const exec = c.role === "server" ? "INSTALL_K3S_EXEC=server" : "INSTALL_K3S_EXEC=agent K3S_URL=\"$server_url\"";
+    const exec = c.role === "server" ? "INSTALL_K3S_EXEC=server" : 'INSTALL_K3S_EXEC=agent K3S_URL="$server_url"';
     return `${settings(c, "apply")}
 ${VERSION_HELPERS}
 ${READ_TOKEN}

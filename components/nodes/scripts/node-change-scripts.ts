@@ -62,9 +62,7 @@ echo "preflight ok: $node"
  * neither SSH nor the network, so it works when the change cut the node off.
  */
 export function renderRevert(spec: NodeChangeSpec): string {
-    const restoreFiles = spec.backupPaths
-        .map((p) => `restore ${shellQuote(p)}`)
-        .join("\n");
+    const restoreFiles = spec.backupPaths.map((p) => `restore ${shellQuote(p)}`).join("\n");
     return `#!/bin/bash
 # Restores ${spec.node}'s ${spec.change} state from before the change; run by ${revertUnit(spec.change)}.timer.
 set -u
@@ -93,9 +91,7 @@ echo "revert finished at $(date -u +%FT%TZ)"
  * lives in systemd, so it fires even when SSH and the network are gone.
  */
 export function renderArm(spec: NodeChangeSpec, revertAfterSeconds: number): string {
-    const backups = spec.backupPaths
-        .map((p) => `backup ${shellQuote(p)}`)
-        .join("\n");
+    const backups = spec.backupPaths.map((p) => `backup ${shellQuote(p)}`).join("\n");
     return `${prelude(spec, "ARM")}
 umask 077
 mkdir -p "$change_dir"

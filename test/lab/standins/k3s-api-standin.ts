@@ -151,7 +151,16 @@ function age(created: unknown, now: number): string {
 
 function table(rows: string[][]): string {
     const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
-    return rows.map((r) => r.map((cell, i) => (i === r.length - 1 ? cell : cell.padEnd(widths[i] + 3))).join("").trimEnd()).join("\n") + "\n";
+    return (
+        rows
+            .map((r) =>
+                r
+                    .map((cell, i) => (i === r.length - 1 ? cell : cell.padEnd(widths[i] + 3)))
+                    .join("")
+                    .trimEnd(),
+            )
+            .join("\n") + "\n"
+    );
 }
 
 function nodeRow(n: Obj, wide: boolean, now: number): string[] {
@@ -187,7 +196,14 @@ function render(format: string, body: Obj, now: number): { text: string; type: s
         const wide = format === "wide";
         const rows = isNode
             ? [
-                  ["NAME", "STATUS", "ROLES", "AGE", "VERSION", ...(wide ? ["INTERNAL-IP", "EXTERNAL-IP", "OS-IMAGE", "KERNEL-VERSION", "CONTAINER-RUNTIME"] : [])],
+                  [
+                      "NAME",
+                      "STATUS",
+                      "ROLES",
+                      "AGE",
+                      "VERSION",
+                      ...(wide ? ["INTERNAL-IP", "EXTERNAL-IP", "OS-IMAGE", "KERNEL-VERSION", "CONTAINER-RUNTIME"] : []),
+                  ],
                   ...items.map((n) => nodeRow(n, wide, now)),
               ]
             : [["NAME", "HOLDER", "AGE"], ...items.map((l) => [l.metadata.name, l.spec?.holderIdentity ?? "", age(l.metadata.creationTimestamp, now)])];
@@ -375,7 +391,12 @@ async function handle(req: IncomingMessage, res: ServerResponse) {
             const old = nodes.get(name);
             const rv = body.metadata.resourceVersion;
             if (old && rv && rv !== old.metadata.resourceVersion) {
-                return status(res, 409, "Conflict", `Operation cannot be fulfilled on nodes "${name}": the object has been modified; please apply your changes to the latest version and try again`);
+                return status(
+                    res,
+                    409,
+                    "Conflict",
+                    `Operation cannot be fulfilled on nodes "${name}": the object has been modified; please apply your changes to the latest version and try again`,
+                );
             }
             const wasReady = old && !isStale(name, now) && old.status?.conditions?.find((c: Obj) => c.type === "Ready")?.status === "True";
             const nowReady = body.status?.conditions?.find((c: Obj) => c.type === "Ready")?.status === "True";
@@ -431,7 +452,12 @@ async function handle(req: IncomingMessage, res: ServerResponse) {
                 const old = leases.get(key);
                 const rv = body.metadata.resourceVersion;
                 if (old && rv && rv !== old.metadata.resourceVersion) {
-                    return status(res, 409, "Conflict", `Operation cannot be fulfilled on leases.coordination.k8s.io "${name}": the object has been modified; please apply your changes to the latest version and try again`);
+                    return status(
+                        res,
+                        409,
+                        "Conflict",
+                        `Operation cannot be fulfilled on leases.coordination.k8s.io "${name}": the object has been modified; please apply your changes to the latest version and try again`,
+                    );
                 }
                 const stored: Obj = {
                     kind: "Lease",
