@@ -50,8 +50,10 @@ describe("node change scripts", () => {
         ["server", server],
     ] as const) {
         for (const [step, script] of Object.entries(rendered(change))) {
-            it(`${role} ${step}: matches its snapshot, parses, and passes shellcheck`, async () => {
-                await expect(script).toMatchFileSnapshot(`__snapshots__/k3s-${role}-${step}.sh`);
+            // The server's arm and confirm differ from the agent's only in names: no snapshot of their own.
+            const snapshot = role === "agent" || !["arm", "confirm"].includes(step);
+            it(`${role} ${step}: ${snapshot ? "matches its snapshot, " : ""}parses, and passes shellcheck`, async () => {
+                if (snapshot) await expect(script).toMatchFileSnapshot(`__snapshots__/k3s-${role}-${step}.sh`);
                 expect(run("bash", ["-n"], script)).toEqual({ code: 0, out: "" });
                 expect(run("shellcheck", ["-s", "bash", "-"], script)).toEqual({ code: 0, out: "" });
             });

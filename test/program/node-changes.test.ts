@@ -5,7 +5,7 @@ import { isSecretValue, plain, runProgram, type Registered } from "../helpers/mo
 import { pulumiHomeWithCommandPlugin, withNodeAccess } from "../helpers/ssh-stack";
 
 const SECRETS = {
-    "oceanid:sshPrivateKey": "-----BEGIN OPENSSH PRIVATE KEY----- test-only-key-material",
+    "oceanid:sshPrivateKey": "test-only-ssh-private-key-material",
     "oceanid:k3sToken": `K10${"ab".repeat(32)}::server:test-only-token-value`,
     "oceanid:kubeconfig": "apiVersion: v1\nkind: Config\n# test-only-kubeconfig",
     "oceanid:tailscaleAuthKey": "test-only-auth-key",
