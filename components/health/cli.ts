@@ -36,7 +36,7 @@ Check: is every node of the stack healthy?
 
 Gate: wait for one node after a change (each node change in the Pulumi program runs this).
   Polls every --interval seconds (default 2) until the node is Ready, has renewed its Lease after
-  --since (epoch seconds by the node's clock, as "date +%s" prints), reports kubelet --version, and
+  --since (epoch seconds by the node's clock, as "date +%s.%N" prints), reports kubelet --version, and
   completes an SSH handshake with --host-key. Then prints "GATE PASSED node=N version=V after Ss"
   and exits 0; at --timeout it prints "GATE FAILED node=N reason=<problems>" on stderr and exits 1.
   API errors while polling are problems ("api: ..."), retried until the timeout. Pass the

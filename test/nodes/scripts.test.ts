@@ -87,6 +87,7 @@ describe("node change scripts", () => {
 
     it("reads the node's clock from apply's last line, and fails plainly without it", () => {
         expect(parseAppliedAt("unchanged: x already runs v1\napplied-at: 1767225600\n")).toBe("1767225600");
+        expect(parseAppliedAt("applied: x now runs v1\napplied-at: 1767225600.123456789")).toBe("1767225600.123456789");
         expect(() => parseAppliedAt("applied: x\n")).toThrow('the apply step printed no "applied-at: <epoch seconds>" line');
     });
 });

@@ -65,7 +65,7 @@ describe.skipIf(!canRun)("k3s node changes over SSH", () => {
             expect(existsSync(lab.nodePath(n.name, "/var/lib/oceanid/changes/k3s/confirmed-at"))).toBe(true);
             expect(existsSync(lab.nodePath(n.name, "/var/lib/oceanid/changes/k3s/armed-at"))).toBe(false);
             const step = (s: string) => steps.find((x) => x.name === `${n.name}-k3s-change-${s}`)!;
-            expect(step("apply").stdout.trim()).toMatch(new RegExp(`^applied: ${n.name} now runs ${NEW.replace("+", "\\+")}\napplied-at: \\d+$`));
+            expect(step("apply").stdout.trim()).toMatch(new RegExp(`^applied: ${n.name} now runs ${NEW.replace("+", "\\+")}\napplied-at: \\d+\\.\\d{9}$`));
             expect(step("gate").stdout).toMatch(new RegExp(`GATE PASSED node=${n.name} version=${NEW.replace("+", "\\+")}`));
             expect(step("confirm").stdout.trim()).toBe(`confirmed: k3s on ${n.name}; revert disarmed`);
         }
@@ -88,7 +88,7 @@ describe.skipIf(!canRun)("k3s node changes over SSH", () => {
         expect(run.steps).toHaveLength(15);
         for (const n of LAB_NODES) {
             const apply = run.steps.find((s) => s.name === `${n.name}-k3s-change-apply`) as { stdout: string };
-            expect(apply.stdout.trim()).toMatch(new RegExp(`^unchanged: ${n.name} already runs ${NEW.replace("+", "\\+")}\napplied-at: \\d+$`));
+            expect(apply.stdout.trim()).toMatch(new RegExp(`^unchanged: ${n.name} already runs ${NEW.replace("+", "\\+")}\napplied-at: \\d+\\.\\d{9}$`));
         }
         // Same versions, no installer run, no service restart.
         expect(nodeState()).toEqual(before);

@@ -25,12 +25,16 @@ export const changeDir = (change: string) => `/var/lib/oceanid/changes/${change}
 /** The transient systemd unit whose timer restores the node unless the change is confirmed. */
 export const revertUnit = (change: string) => `oceanid-revert-${change}`;
 
-/** The line `apply` ends with; the gate waits for a Lease renewed after it (node clock). */
+/**
+ * The line `apply` ends with; the gate waits for a Lease renewed after it (node
+ * clock). Sub-second: a renewal by the old k3s in the same second as the change
+ * must not count as the new one's.
+ */
 export const APPLIED_AT = "applied-at:";
 
 /** Reads the node's clock from the apply step's output. */
 export function parseAppliedAt(stdout: string): string {
-    const m = new RegExp(`^${APPLIED_AT} (\\d+)$`, "m").exec(stdout);
+    const m = new RegExp(`^${APPLIED_AT} (\\d+(?:\\.\\d+)?)$`, "m").exec(stdout);
     if (!m) throw new Error(`the apply step printed no "${APPLIED_AT} <epoch seconds>" line`);
     return m[1];
 }
@@ -124,7 +128,7 @@ export function renderApply(spec: NodeChangeSpec): string {
     return `${prelude(spec, "APPLY")}
 umask 077
 ${spec.apply}
-echo "${APPLIED_AT} $(date +%s)"
+echo "${APPLIED_AT} $(date +%s.%N)"
 `;
 }
 

@@ -44,4 +44,4 @@ else
     [ "$now" = "$target" ] || fail "the installer finished but k3s reports '${now:-nothing}', not $target"
     echo "applied: $node now runs $target"
 fi
-echo "applied-at: $(date +%s)"
+echo "applied-at: $(date +%s.%N)"
