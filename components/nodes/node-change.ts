@@ -34,9 +34,6 @@ export interface NodeChangeArgs {
     after?: pulumi.Resource;
 }
 
-/** The names of a change's steps, in the order they run. */
-export const STEPS = ["preflight", "arm", "apply", "gate", "confirm"] as const;
-
 /**
  * The scripts of a change's remote steps, as they run on the node (each wrapped
  * in `timeout`, through `sudo -n` unless the login is root).

@@ -5,6 +5,9 @@ import { delimiter, join } from "node:path";
 /** The command provider the node changes run on; package.json pins @pulumi/command to the same version. */
 export const COMMAND_PLUGIN_VERSION = "1.2.1";
 
+/** Where the engine keeps the plugin under a PULUMI_HOME. */
+export const commandPluginDir = (pulumiHome: string) => join(pulumiHome, "plugins", `resource-command-v${COMMAND_PLUGIN_VERSION}`);
+
 /**
  * Says why node changes cannot run when the command provider plugin is not
  * installed, the way the engine would look for it (`$PULUMI_HOME/plugins`, or
@@ -13,7 +16,7 @@ export const COMMAND_PLUGIN_VERSION = "1.2.1";
  */
 export function commandPluginProblem(env: NodeJS.ProcessEnv, exists: (path: string) => boolean = existsSync): string | undefined {
     const home = env.PULUMI_HOME || join(homedir(), ".pulumi");
-    if (exists(join(home, "plugins", `resource-command-v${COMMAND_PLUGIN_VERSION}`))) return undefined;
+    if (exists(commandPluginDir(home))) return undefined;
     if (env.PULUMI_IGNORE_AMBIENT_PLUGINS !== "true") {
         const onPath = (env.PATH ?? "").split(delimiter).some((dir) => dir !== "" && exists(join(dir, "pulumi-resource-command")));
         if (onPath) return undefined;

@@ -7,6 +7,7 @@
 // exit fails the registration, and nothing that depends on it runs.
 import { spawn } from "node:child_process";
 import { Client } from "ssh2";
+import { parseHostKey } from "../../components/health/probes";
 import { plain } from "./mock-runtime";
 import { ROOT } from "./stack-file";
 
@@ -38,12 +39,6 @@ interface Connection {
     perDialTimeout?: number;
 }
 
-/** `ssh-ed25519 AAAA...` → the raw key blob the server must present. */
-function pinnedBlob(hostKey: string): Buffer {
-    const [, b64] = hostKey.trim().split(/\s+/);
-    return Buffer.from(b64 ?? "", "base64");
-}
-
 function connect(c: Connection): Promise<Client> {
     const attempts = Math.max(1, c.dialErrorLimit ?? 10);
     const once = () =>
@@ -62,7 +57,7 @@ function connect(c: Connection): Promise<Client> {
                     keepaliveInterval: 5000,
                     keepaliveCountMax: 3,
                     // Like the provider's FixedHostKey: any other key ends the handshake.
-                    ...(c.hostKey === undefined ? {} : { hostVerifier: (key: Buffer) => key.equals(pinnedBlob(c.hostKey!)) }),
+                    ...(c.hostKey === undefined ? {} : { hostVerifier: (key: Buffer) => parseHostKey(c.hostKey!)?.blob.equals(key) === true }),
                 });
         });
     return (async () => {

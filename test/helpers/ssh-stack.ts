@@ -1,6 +1,7 @@
 import { mkdirSync, mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { commandPluginDir } from "../../components/platform/command-plugin";
 
 /** The secret keys a stack with node access sets (values come from the test). */
 export const NODE_ACCESS_SECRETS = ["sshPrivateKey", "k3sToken", "kubeconfig", "tailscaleAuthKey"] as const;
@@ -22,6 +23,6 @@ export function withNodeAccess(config: Record<string, unknown>): void {
  */
 export function pulumiHomeWithCommandPlugin(): string {
     const home = mkdtempSync(join(tmpdir(), "oceanid-pulumi-home-"));
-    mkdirSync(join(home, "plugins", "resource-command-v1.2.1"), { recursive: true });
+    mkdirSync(commandPluginDir(home), { recursive: true });
     return home;
 }
