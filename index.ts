@@ -90,7 +90,7 @@ const guard = loadGuardConfig(
     join(__dirname, "policies", "guard-config.yaml"),
     RULES.map((r) => r.id),
 );
-new GuardrailsAdmission("oceanid-guardrails", { config: guard, excludedNamespaces: guard.admissionExcludedNamespaces, provider });
+new GuardrailsAdmission("oceanid-guardrails", { rules: RULES, config: guard, excludedNamespaces: guard.admissionExcludedNamespaces, provider });
 
 // The tailnet side (policy and auth key), when the stack manages it.
 const tailnet =

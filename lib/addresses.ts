@@ -3,6 +3,15 @@ import * as ipaddr from "ipaddr.js";
 /** Tailscale assigns node addresses from these ranges: CGNAT IPv4 and its ULA IPv6 prefix. */
 const TAILSCALE_RANGES: ReadonlyArray<[ipaddr.IPv4 | ipaddr.IPv6, number]> = [ipaddr.parseCIDR("100.64.0.0/10"), ipaddr.parseCIDR("fd7a:115c:a1e0::/48")];
 
+/**
+ * The same two ranges as RE2 patterns, for the API server's CEL (no IP library
+ * there): a dotted-quad IPv4 in 100.64.0.0/10, and (lower-cased) an address in
+ * fd7a:115c:a1e0::/48. test/admission/exit-node-regex.test.ts holds them to
+ * isTailscaleAddress.
+ */
+export const TAILSCALE_IPV4_PATTERN = "^100\\.(6[4-9]|[7-9][0-9]|1[01][0-9]|12[0-7])(\\.(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])){2}$";
+export const TAILSCALE_IPV6_PATTERN = "^fd7a:115c:a1e0(:[0-9a-f]{0,4}){1,5}$";
+
 /** True for a literal IPv4 (four decimal parts) or IPv6 address: no CIDR, no hostname. */
 export function isIpAddress(value: string): boolean {
     return ipaddr.IPv4.isValidFourPartDecimal(value) || ipaddr.IPv6.isValid(value);

@@ -13,6 +13,16 @@ export function normalizeHostPath(p: string): string {
     return n;
 }
 
+/**
+ * normalizeHostPath in CEL for a raw path expression: `.` and empty segments
+ * and a trailing slash dropped, /var/run folded into /run. CEL cannot resolve
+ * "..", so paths that contain it are refused by the rule instead.
+ */
+export function normalizeHostPathCel(raw: string): string {
+    const joined = `("/" + ${raw}.split("/").filter(s, s != "" && s != ".").join("/"))`;
+    return `(${joined}.startsWith("/var/run/") || ${joined} == "/var/run" ? "/run" + ${joined}.substring(8) : ${joined})`;
+}
+
 export interface HostPathVolume {
     readonly name: string;
     readonly path: ReadonlyArray<string | number>;

@@ -11,7 +11,21 @@ export interface Finding {
     readonly unknown: boolean;
 }
 
-/** A guardrail: the same object, ID and verdict in the pack, the CLI and admission. */
+/**
+ * A rule's check in the API server: a CEL expression for a
+ * ValidatingAdmissionPolicy validation (see admission.ts for the variables it
+ * may use), true when the object passes.
+ */
+export interface AdmissionCheck {
+    readonly expression: string;
+    /** What the API server answers after "<id>: ". */
+    readonly message: string;
+}
+
+/**
+ * A guardrail: the same object, ID and verdict in the pack, the CLI and
+ * admission. Each lives in its own folder, policies/rules/<id>/, with its fixtures.
+ */
 export interface Rule {
     /** Stable ID, `<scope>-<verb>-<what>`; also the policy name in the pack. */
     readonly id: string;
@@ -20,6 +34,11 @@ export interface Rule {
     readonly remediation: string;
     readonly enforcementLevel: EnforcementLevel;
     check(obj: KubeObject): Finding[];
+    /**
+     * The same check for the API server. Every mandatory rule has one;
+     * an advisory rule may instead say why it has none.
+     */
+    readonly admission: AdmissionCheck | { readonly none: string };
 }
 
 export function cannotProve(path: ReadonlyArray<string | number>, what: string): Finding {

@@ -1,4 +1,9 @@
+import { TAILSCALE_IPV4_PATTERN, TAILSCALE_IPV6_PATTERN } from "../../lib/addresses";
+import { celString } from "./cel";
 import { isUnknown, read, readList, UNKNOWN, type Unknown } from "./unknown";
+
+// Each helper has its CEL twin right after it, for the admission policy; the
+// shared fixture table and the rule fixtures run both.
 
 /**
  * A Tailscale container: the image names tailscale, or it is configured with
@@ -18,6 +23,10 @@ export function isTailscaleContainer(container: unknown): boolean {
     );
 }
 
+/** isTailscaleContainer for container `c` in CEL. */
+export const tailscaleContainerCel =
+    '((has(c.image) && c.image.lowerAscii().contains("tailscale")) || (has(c.env) && c.env.exists(e, e.name.startsWith("TS_"))))';
+
 /** An env var's literal value; UNKNOWN for values from Secrets/ConfigMaps or not known yet; undefined when unset. */
 export function envValue(container: unknown, name: string): string | Unknown | undefined {
     const env = readList(container, "env");
@@ -32,6 +41,13 @@ export function envValue(container: unknown, name: string): string | Unknown | u
     return found;
 }
 
+/**
+ * envValue in CEL: container `c` sets `name` to a literal for which `bad(value)`
+ * holds, or from somewhere the policy cannot see (valueFrom): cannot prove.
+ */
+export const envBadCel = (name: string, bad: (value: string) => string): string =>
+    `(has(c.env) && c.env.exists(e, e.name == ${celString(name)} && (has(e.valueFrom) || ${bad('(has(e.value) ? e.value : "")')})))`;
+
 export interface ExitNodeSetting {
     /** The value given to --exit-node (may be ""), or UNKNOWN. */
     readonly value: string | Unknown;
@@ -45,8 +61,7 @@ export const MAX_EXIT_NODE_FLAGS = 3;
 /**
  * The values given to --exit-node in one argument string. containerboot splits
  * TS_EXTRA_ARGS on white space without shell quoting, so this does too: the
- * value is the word after `--exit-node=` or after `--exit-node `. The admission
- * policy's CEL runs this same split (components/admission/guardrail-cel.ts).
+ * value is the word after `--exit-node=` or after `--exit-node `.
  */
 export function exitNodeValues(args: string): string[] {
     const padded = ` ${args} `;
@@ -57,6 +72,20 @@ export function exitNodeValues(args: string): string[] {
     }
     return values;
 }
+
+/** exitNodeValues in CEL: some exit node in the argument string `args` fails `valid`. */
+export function exitNodeBadCel(args: string, valid: (value: string) => string): string {
+    const checks: string[] = [];
+    for (const sep of [" --exit-node=", " --exit-node "]) {
+        const parts = `(" " + ${args} + " ").split(${celString(sep)})`;
+        for (let i = 1; i <= MAX_EXIT_NODE_FLAGS; i++) checks.push(`(${parts}.size() > ${i} && !${valid(`${parts}[${i}].split(" ")[0]`)})`);
+    }
+    return checks.join(" || ");
+}
+
+/** A Tailscale address in CEL, the twin of lib/addresses.ts isTailscaleAddress. */
+export const tailscaleAddressCel = (v: string): string =>
+    `(${v}.matches(${celString(TAILSCALE_IPV4_PATTERN)}) || ${v}.lowerAscii().matches(${celString(TAILSCALE_IPV6_PATTERN)}))`;
 
 /** Every exit node the container asks for: TS_EXTRA_ARGS, TS_EXIT_NODE, and its command line. */
 export function exitNodeSettings(container: unknown): ExitNodeSetting[] {

@@ -2,10 +2,9 @@
 // server's CEL has no IP library here); the pack uses ipaddr.js. They must agree.
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { TAILSCALE_IPV4_RE, TAILSCALE_IPV6_RE } from "../../components/admission/guardrail-cel";
-import { isTailscaleAddress } from "../../lib/addresses";
+import { isTailscaleAddress, TAILSCALE_IPV4_PATTERN, TAILSCALE_IPV6_PATTERN } from "../../lib/addresses";
 
-const regexSays = (v: string) => new RegExp(TAILSCALE_IPV4_RE).test(v) || new RegExp(TAILSCALE_IPV6_RE).test(v.toLowerCase());
+const regexSays = (v: string) => new RegExp(TAILSCALE_IPV4_PATTERN).test(v) || new RegExp(TAILSCALE_IPV6_PATTERN).test(v.toLowerCase());
 
 describe("Tailscale address regexes agree with ipaddr.js", () => {
     it("on every IPv4 address near and inside 100.64.0.0/10", () => {

@@ -2,7 +2,8 @@
 // the rules the pack and oceanid-guard report (as a set: the API server names
 // each broken rule once), except annotation exemptions, which do not count there.
 import { describe, expect, it } from "vitest";
-import { admissionManifests, GUARDED_RESOURCES } from "../../components/admission/guardrails-admission";
+import { admissionManifests, GUARDED_RESOURCES } from "../../policies/engine/admission";
+import { RULES } from "../../policies/rules";
 import { GUARD_CASES, POD_CARRYING } from "../fixtures/guard-cases";
 import { admissionDenials } from "../helpers/admission";
 import { guardConfig, NOW } from "../helpers/gates";
@@ -57,19 +58,22 @@ describe("admission policy objects", () => {
     });
 
     it("bind with Deny and Audit, failing closed, skipping only the configured namespaces", () => {
-        const m = admissionManifests("g", { config: guardConfig(), excludedNamespaces: ["kube-system"], now: NOW });
+        const m = admissionManifests("g", RULES, { config: guardConfig(), excludedNamespaces: ["kube-system"], now: NOW });
         expect(m.policy.spec.failurePolicy).toBe("Fail");
         expect(m.binding.spec).toEqual({
             policyName: "g",
             validationActions: ["Deny", "Audit"],
             matchResources: { namespaceSelector: { matchExpressions: [{ key: "kubernetes.io/metadata.name", operator: "NotIn", values: ["kube-system"] }] } },
         });
-        expect(admissionManifests("g", { config: guardConfig(), now: NOW }).binding.spec).toEqual({ policyName: "g", validationActions: ["Deny", "Audit"] });
+        expect(admissionManifests("g", RULES, { config: guardConfig(), now: NOW }).binding.spec).toEqual({
+            policyName: "g",
+            validationActions: ["Deny", "Audit"],
+        });
     });
 
     it("leave out expired platform exemptions (the API server's CEL has no clock)", () => {
         const ex = (expires: string) => [{ kind: "DaemonSet", name: "x", namespace: "a", policies: ["daemonset-no-host-network"], reason: "r", expires }];
-        const vars = (expires: string) => admissionManifests("g", { config: guardConfig(ex(expires)), now: NOW }).policy.spec.variables;
+        const vars = (expires: string) => admissionManifests("g", RULES, { config: guardConfig(ex(expires)), now: NOW }).policy.spec.variables;
         expect(vars("2026-11-24").find((v) => v.name === "exemptions")!.expression).toBe('[["DaemonSet", "a", "x", "daemonset-no-host-network"]]');
         expect(vars("2026-11-23").find((v) => v.name === "exemptions")!.expression).toBe("[]");
     });

@@ -5,9 +5,9 @@
 import { join } from "node:path";
 import { expect, it } from "vitest";
 import { stringify } from "yaml";
-import { admissionManifests } from "../../components/admission/guardrails-admission";
-import { loadGuardConfig } from "../../policies/engine/guard-config";
+import { admissionManifests } from "../../policies/engine/admission";
 import { RULES } from "../../policies/rules";
+import { loadGuardConfig } from "../../policies/engine/guard-config";
 import { ROOT } from "../helpers/stack-file";
 
 it("the generated admission policy equals the golden file", async () => {
@@ -16,7 +16,7 @@ it("the generated admission policy equals the golden file", async () => {
         RULES.map((r) => r.id),
     );
     // A fixed day: only platform exemptions' expiry depends on it.
-    const { policy, binding } = admissionManifests("oceanid-guardrails-policy", {
+    const { policy, binding } = admissionManifests("oceanid-guardrails-policy", RULES, {
         config,
         excludedNamespaces: config.admissionExcludedNamespaces,
         now: new Date("2026-01-01T00:00:00Z"),

@@ -1,5 +1,6 @@
 import { evaluate } from "@marcbachmann/cel-js";
-import { admissionManifests } from "../../components/admission/guardrails-admission";
+import { admissionManifests } from "../../policies/engine/admission";
+import { RULES } from "../../policies/rules";
 import { POD_CARRYING_KINDS } from "../../policies/engine/pod-spec";
 import type { Obj } from "../fixtures/guard-cases";
 import { guardConfig, NOW } from "./gates";
@@ -19,7 +20,7 @@ function asApplied(obj: Obj): Obj[] {
  * of rule IDs whose validation denies the objects.
  */
 export function admissionDenials(objects: Obj[], exemptions: Obj[] = []): { denied: string[]; messages: string[] } {
-    const { policy } = admissionManifests("guardrails", { config: guardConfig(exemptions), now: NOW });
+    const { policy } = admissionManifests("guardrails", RULES, { config: guardConfig(exemptions), now: NOW });
     const denied: string[] = [];
     const messages: string[] = [];
     for (const object of objects.flatMap(asApplied)) {

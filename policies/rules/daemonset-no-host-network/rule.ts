@@ -1,7 +1,8 @@
-import type { Rule } from "./engine/rule";
-import { cannotProve, flagFinding } from "./engine/rule";
-import { podSpecOf } from "./engine/pod-spec";
-import { UNKNOWN } from "./engine/unknown";
+import type { Rule } from "../../engine/rule";
+import { cannotProve, flagFinding } from "../../engine/rule";
+import { podSpecOf } from "../../engine/pod-spec";
+import { UNKNOWN } from "../../engine/unknown";
+import { podFlagCel } from "../../engine/cel";
 
 /** The incident's mistake: a DaemonSet on the host network changes every node's network at once. */
 export const daemonsetNoHostNetwork: Rule = {
@@ -20,5 +21,9 @@ export const daemonsetNoHostNetwork: Rule = {
             [...view.path, "hostNetwork"],
             "a DaemonSet on the host network runs on every node at once and can cut the nodes off (the 2025-10-13 outage)",
         );
+    },
+    admission: {
+        expression: `object.kind != "DaemonSet" || !${podFlagCel("hostNetwork")}`,
+        message: "DaemonSet pods must not use hostNetwork: true",
     },
 };

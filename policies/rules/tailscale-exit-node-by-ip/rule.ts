@@ -1,8 +1,12 @@
-import { isTailscaleAddress } from "../lib/addresses";
-import type { Finding, Rule } from "./engine/rule";
-import { containerFindings } from "./engine/rule";
-import { exitNodeSettings, isTailscaleContainer } from "./engine/tailscale";
-import { UNKNOWN } from "./engine/unknown";
+import { isTailscaleAddress } from "../../../lib/addresses";
+import type { Finding, Rule } from "../../engine/rule";
+import { containerFindings } from "../../engine/rule";
+import { everyContainerCel } from "../../engine/cel";
+import { envBadCel, exitNodeBadCel, exitNodeSettings, isTailscaleContainer, tailscaleAddressCel, tailscaleContainerCel } from "../../engine/tailscale";
+import { UNKNOWN } from "../../engine/unknown";
+
+/** A valid --exit-node value in CEL: empty (clears it), auto:any, or a Tailscale IP. */
+const validExitNodeCel = (v: string) => `(${v} == "" || ${v} == "auto:any" || ${tailscaleAddressCel(v)})`;
 
 export const tailscaleExitNodeByIp: Rule = {
     id: "tailscale-exit-node-by-ip",
@@ -33,5 +37,15 @@ export const tailscaleExitNodeByIp: Rule = {
                 ];
             });
         });
+    },
+    admission: {
+        expression: everyContainerCel(
+            `!${tailscaleContainerCel} || !(` +
+                `${envBadCel("TS_EXTRA_ARGS", (v) => `(${exitNodeBadCel(v, validExitNodeCel)})`)} || ` +
+                `${envBadCel("TS_EXIT_NODE", (v) => `!${validExitNodeCel(v)}`)} || ` +
+                `(has(c.command) && (${exitNodeBadCel('c.command.join(" ")', validExitNodeCel)})) || ` +
+                `(has(c.args) && (${exitNodeBadCel('c.args.join(" ")', validExitNodeCel)})))`,
+        ),
+        message: "a Tailscale container's --exit-node must be a Tailscale IP or auto:any",
     },
 };

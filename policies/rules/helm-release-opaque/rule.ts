@@ -1,5 +1,5 @@
-import type { Rule } from "./engine/rule";
-import { describeObject } from "./engine/kube-object";
+import type { Rule } from "../../engine/rule";
+import { describeObject } from "../../engine/kube-object";
 
 /** Helm releases whose objects are rendered where no gate can see them before they are applied. */
 export const helmReleaseOpaque: Rule = {
@@ -15,4 +15,5 @@ export const helmReleaseOpaque: Rule = {
         if (!pulumiRelease && !fluxRelease) return [];
         return [{ detail: `${describeObject(obj)} renders its manifests out of sight of preview and of these guardrails`, unknown: false }];
     },
+    admission: { none: "advisory, and about Pulumi's Release resource and Flux's HelmRelease, which carry no pod spec for the API server to check" },
 };

@@ -1,8 +1,9 @@
-import { hostPathVolumes } from "./engine/host-path";
-import { pathText, podSpecOf } from "./engine/pod-spec";
-import type { Finding, Rule } from "./engine/rule";
-import { cannotProve } from "./engine/rule";
-import { UNKNOWN } from "./engine/unknown";
+import { celString, VOLUMES } from "../../engine/cel";
+import { hostPathVolumes, normalizeHostPathCel } from "../../engine/host-path";
+import { pathText, podSpecOf } from "../../engine/pod-spec";
+import type { Finding, Rule } from "../../engine/rule";
+import { cannotProve } from "../../engine/rule";
+import { UNKNOWN } from "../../engine/unknown";
 
 /**
  * Host directories that hold node networking or cluster state. A prefix with a
@@ -31,6 +32,15 @@ export function protectedMatch(hostPath: string): string | undefined {
         if (p.endsWith("*")) return hostPath.startsWith(p.slice(0, -1));
         return hostPath === p || hostPath.startsWith(`${p}/`);
     });
+}
+
+/** protectedMatch in CEL, for a normalized path expression `n`. */
+function protectedPathCel(n: string): string {
+    return PROTECTED_HOST_PATHS.map((p) => {
+        if (p === "/") return `${n} == "/"`;
+        if (p.endsWith("*")) return `${n}.startsWith(${celString(p.slice(0, -1))})`;
+        return `(${n} == ${celString(p)} || ${n}.startsWith(${celString(`${p}/`)}))`;
+    }).join(" || ");
 }
 
 export const noHostPathNetworkState: Rule = {
@@ -68,5 +78,11 @@ export const noHostPathNetworkState: Rule = {
             }
         }
         return findings;
+    },
+    admission: {
+        expression:
+            `${VOLUMES}.all(v, !has(v.hostPath) || (!(${protectedPathCel(normalizeHostPathCel("v.hostPath.path"))}) && ` +
+            '!v.hostPath.path.split("/").exists(s, s == "..")))',
+        message: "pods must not mount host paths that hold node network or cluster state, nor host paths with ..",
     },
 };

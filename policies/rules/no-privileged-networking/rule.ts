@@ -1,7 +1,8 @@
-import { pathText } from "./engine/pod-spec";
-import type { Finding, Rule } from "./engine/rule";
-import { cannotProve, containerFindings } from "./engine/rule";
-import { isUnknown, read, readList, UNKNOWN } from "./engine/unknown";
+import { celStrings, everyContainerCel } from "../../engine/cel";
+import { pathText } from "../../engine/pod-spec";
+import type { Finding, Rule } from "../../engine/rule";
+import { cannotProve, containerFindings } from "../../engine/rule";
+import { isUnknown, read, readList, UNKNOWN } from "../../engine/unknown";
 
 /** Capabilities that let a container rewrite the node's network (or anything else). */
 export const FORBIDDEN_CAPABILITIES = ["NET_ADMIN", "NET_RAW", "SYS_ADMIN", "SYS_MODULE", "ALL"] as const;
@@ -40,5 +41,14 @@ export const noPrivilegedNetworking: Rule = {
             });
             return findings;
         });
+    },
+    admission: {
+        expression: everyContainerCel(
+            "!has(c.securityContext) || (" +
+                "!(has(c.securityContext.privileged) && c.securityContext.privileged == true) && " +
+                "!(has(c.securityContext.capabilities) && has(c.securityContext.capabilities.add) && " +
+                `c.securityContext.capabilities.add.exists(a, ${celStrings(FORBIDDEN_CAPABILITIES)}.exists(f, a.trim().upperAscii() == f || a.trim().upperAscii() == "CAP_" + f))))`,
+        ),
+        message: "containers must not be privileged or add NET_ADMIN, NET_RAW, SYS_ADMIN, SYS_MODULE or ALL",
     },
 };

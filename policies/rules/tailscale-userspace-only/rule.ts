@@ -1,9 +1,10 @@
-import { hostPathVolumes } from "./engine/host-path";
-import { pathText } from "./engine/pod-spec";
-import type { Finding, Rule } from "./engine/rule";
-import { cannotProve, containerFindings } from "./engine/rule";
-import { envValue, isTailscaleContainer } from "./engine/tailscale";
-import { read, readList, UNKNOWN } from "./engine/unknown";
+import { hostPathVolumes } from "../../engine/host-path";
+import { pathText } from "../../engine/pod-spec";
+import type { Finding, Rule } from "../../engine/rule";
+import { cannotProve, containerFindings } from "../../engine/rule";
+import { everyContainerCel, VOLUMES } from "../../engine/cel";
+import { envBadCel, envValue, isTailscaleContainer, tailscaleContainerCel } from "../../engine/tailscale";
+import { read, readList, UNKNOWN } from "../../engine/unknown";
 
 /** Tailscale inside the cluster runs in userspace mode with in-pod state: no tun device, nothing on the host. */
 export const tailscaleUserspaceOnly: Rule = {
@@ -53,5 +54,13 @@ export const tailscaleUserspaceOnly: Rule = {
             });
             return findings;
         });
+    },
+    admission: {
+        expression: everyContainerCel(
+            `!${tailscaleContainerCel} || !(` +
+                `${envBadCel("TS_USERSPACE", (v) => `${v}.trim().lowerAscii() in ["false", "0", "no", "off"]`)} || ` +
+                `(has(c.volumeMounts) && c.volumeMounts.exists(m, m.mountPath == "/dev/net/tun" || ${VOLUMES}.exists(v, v.name == m.name && has(v.hostPath)))))`,
+        ),
+        message: "Tailscale containers must run in userspace mode without /dev/net/tun or host-path state",
     },
 };

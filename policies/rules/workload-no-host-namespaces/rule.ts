@@ -1,7 +1,8 @@
-import type { Finding, Rule } from "./engine/rule";
-import { cannotProve, flagFinding } from "./engine/rule";
-import { podSpecOf } from "./engine/pod-spec";
-import { UNKNOWN } from "./engine/unknown";
+import type { Finding, Rule } from "../../engine/rule";
+import { cannotProve, flagFinding } from "../../engine/rule";
+import { podSpecOf } from "../../engine/pod-spec";
+import { UNKNOWN } from "../../engine/unknown";
+import { podFlagCel } from "../../engine/cel";
 
 const NAMESPACE_NAMES: Record<string, string> = { hostPID: "process (PID)", hostIPC: "IPC", hostNetwork: "network" };
 
@@ -21,5 +22,9 @@ export const workloadNoHostNamespaces: Rule = {
             findings.push(...flagFinding(obj.body, [...view.path, f], `the pod shares the node's ${NAMESPACE_NAMES[f]} namespace`));
         }
         return findings;
+    },
+    admission: {
+        expression: `!${podFlagCel("hostPID")} && !${podFlagCel("hostIPC")} && (object.kind == "DaemonSet" || !${podFlagCel("hostNetwork")})`,
+        message: "pods must not use hostPID, hostIPC, or hostNetwork outside a DaemonSet",
     },
 };
