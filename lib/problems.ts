@@ -1,4 +1,4 @@
-import type { z } from "zod";
+import type { z } from "zod/mini";
 
 // Naming a place in a nested value, and saying what zod found wrong there: shared
 // by the stack config (components/) and the guard config (policies/).

@@ -1,10 +1,12 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { evaluate } from "../engine/evaluate";
+import type { AppliedExemption } from "../engine/exemptions";
+import { evaluate, type Violation } from "../engine/evaluate";
 import { GuardConfigError, loadGuardConfig } from "../engine/guard-config";
 import { RULES } from "../rules";
-import { readManifests } from "./read-manifests";
+import { DEFAULT_GUARD_CONFIG, POLICIES_DIR } from "./paths";
+import { readManifests, type InputError } from "./read-manifests";
 import { exitCode, toJson, toText, type GuardReport } from "./report";
 import { toSarif } from "./sarif";
 
@@ -13,8 +15,6 @@ export const USAGE = `usage: oceanid-guard [--format text|json|sarif] [--config 
   --format text (default), json, or sarif (SARIF 2.1.0 for code scanning)
   --config guard config with the platform exemption list (default: policies/guard-config.yaml)
 exit: 0 no mandatory violation, 1 at least one, 2 usage error or unreadable input`;
-
-export const DEFAULT_CONFIG = join(__dirname, "..", "guard-config.yaml");
 
 export interface GuardIo {
     stdout(text: string): void;
@@ -33,7 +33,7 @@ export function main(argv: readonly string[], io: GuardIo): number {
             args: [...argv],
             options: {
                 format: { type: "string", default: "text" },
-                config: { type: "string", default: DEFAULT_CONFIG },
+                config: { type: "string", default: DEFAULT_GUARD_CONFIG },
                 help: { type: "boolean", short: "h", default: false },
             },
             allowPositionals: true,
@@ -72,19 +72,35 @@ export function main(argv: readonly string[], io: GuardIo): number {
         throw err;
     }
 
+    // Each document is checked as soon as it is read, and only what it broke is kept.
     const read = readManifests(positionals, io.readStdin);
-    const { violations, exemptions } = evaluate(read.objects, RULES, config, { annotations: true, now: io.now() });
-    const report: GuardReport = { files: read.files, objects: read.objects.length, violations, exemptions, errors: read.errors };
+    const opts = { annotations: true, now: io.now() };
+    let objects = 0;
+    const violations: Violation[] = [];
+    const exemptions: AppliedExemption[] = [];
+    const errors: InputError[] = [];
+    for (const item of read.items) {
+        if ("error" in item) {
+            errors.push(item.error);
+            continue;
+        }
+        objects += item.objects.length;
+        const found = evaluate(item.objects, RULES, config, opts);
+        // Copies: a name or reason cut from a file's text would keep all of that text alive after the file is done.
+        for (const v of found.violations) violations.push(structuredClone(v));
+        for (const e of found.exemptions) exemptions.push(structuredClone(e));
+    }
+    const report: GuardReport = { files: read.files, objects, violations, exemptions, errors };
 
     if (format === "json") io.stdout(`${toJson(report)}\n`);
     else if (format === "sarif") io.stdout(`${toSarif(report, RULES, packageVersion())}\n`);
     else io.stdout(`${toText(report)}\n`);
     // Unreadable input is also said on stderr, so a JSON or SARIF consumer's caller sees it.
-    for (const e of read.errors) io.stderr(`oceanid-guard: ${e.file}${e.line ? `:${e.line}` : ""}: ${e.message}\n`);
+    for (const e of errors) io.stderr(`oceanid-guard: ${e.file}${e.line ? `:${e.line}` : ""}: ${e.message}\n`);
     return exitCode(report);
 }
 
 function packageVersion(): string {
-    const pkg = JSON.parse(readFileSync(join(__dirname, "..", "package.json"), "utf8")) as { version: string };
+    const pkg = JSON.parse(readFileSync(join(POLICIES_DIR, "package.json"), "utf8")) as { version: string };
     return pkg.version;
 }

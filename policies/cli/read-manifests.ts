@@ -1,6 +1,6 @@
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import { extname, join } from "node:path";
-import { isMap, isSeq, LineCounter, parseAllDocuments, type Node } from "yaml";
+import { Composer, isMap, isSeq, Parser, type Document, type Node } from "yaml";
 import { fromManifest, type KubeObject } from "../engine/kube-object";
 
 /** A file (or stdin) that could not be read or parsed; reported with exit code 2. */
@@ -10,10 +10,14 @@ export interface InputError {
     readonly message: string;
 }
 
-export interface ReadResult {
+/** What one document of a file holds: its objects (a List's items, one by one), or why it cannot be read. */
+export type ReadItem = { readonly objects: KubeObject[] } | { readonly error: InputError };
+
+export interface ManifestReader {
+    /** Every file that is read, `<stdin>` for `-`. */
     readonly files: string[];
-    readonly objects: KubeObject[];
-    readonly errors: InputError[];
+    /** The documents, one at a time and file by file: nothing before the current document is kept. */
+    readonly items: Iterable<ReadItem>;
 }
 
 const MANIFEST_EXTENSIONS = new Set([".yaml", ".yml", ".json"]);
@@ -45,51 +49,95 @@ export function expandPaths(paths: readonly string[]): { files: string[]; errors
 }
 
 /**
- * Parses one file's text: multi-document YAML (comments, empty documents and a
- * leading `---` allowed, as Helm writes them) or JSON. Every non-empty document
- * must be a Kubernetes object; `List` items are expanded with their own lines.
+ * Line numbers for parser offsets, like yaml's LineCounter, but it forgets the
+ * lines of documents already read: a 10,000-document file would otherwise keep
+ * a table of every line start to the end.
  */
-export function parseManifests(text: string, file: string): { objects: KubeObject[]; errors: InputError[] } {
-    if (text.includes("\u0000")) return { objects: [], errors: [{ file, message: "binary data (NUL bytes), not a YAML or JSON manifest" }] };
-    const lineCounter = new LineCounter();
-    const lineOf = (offset: number | undefined) => (offset === undefined ? undefined : lineCounter.linePos(offset).line);
-    const objects: KubeObject[] = [];
-    const errors: InputError[] = [];
-    let docs;
-    try {
-        docs = parseAllDocuments(text, { lineCounter, prettyErrors: false, uniqueKeys: false });
-    } catch (err) {
-        return { objects, errors: [{ file, message: `cannot parse: ${(err as Error).message}` }] };
+class LineWindow {
+    /** Offsets where lines start, from the first line still needed on. */
+    private starts: number[] = [];
+    /** Line starts forgotten before `starts[0]`. */
+    private dropped = 0;
+
+    /** The parser's onNewLine. */
+    readonly addNewLine = (offset: number) => {
+        this.starts.push(offset);
+    };
+
+    /** The 1-based line of `offset`, as LineCounter.linePos(offset).line gives it. */
+    line(offset: number): number {
+        let low = 0;
+        let high = this.starts.length;
+        while (low < high) {
+            const mid = (low + high) >> 1;
+            if (this.starts[mid] < offset) low = mid + 1;
+            else high = mid;
+        }
+        return this.dropped + low + (this.starts[low] === offset ? 1 : 0);
     }
-    if (!Array.isArray(docs)) docs = [docs];
-    docs.forEach((doc, index) => {
-        if (doc.errors.length > 0) {
-            const e = doc.errors[0];
-            errors.push({ file, line: lineOf(e.pos[0]), message: `document ${index + 1} is not valid YAML: ${e.message.split("\n")[0]}` });
-            return;
+
+    /** Forgets line starts before `offset`; later questions are about offsets at or after it. */
+    forgetBefore(offset: number): void {
+        let n = 0;
+        while (n < this.starts.length && this.starts[n] < offset) n++;
+        this.starts.splice(0, n);
+        this.dropped += n;
+    }
+}
+
+/**
+ * Parses one file's text, document by document: multi-document YAML (comments,
+ * empty documents and a leading `---` allowed, as Helm writes them) or JSON.
+ * Every non-empty document must be a Kubernetes object; `List` items are
+ * expanded with their own lines. What `parseAllDocuments` with these options
+ * gives, but each document is composed only when the one before has been used,
+ * so the text is the only thing held whole. (yaml's parser also takes text in
+ * pieces, but in 2.9.1 a piece ending inside a line's indentation, or before a
+ * `---` after a block scalar header, is read differently from the whole text.)
+ */
+export function* parseManifests(text: string, file: string): Generator<ReadItem> {
+    if (text.includes("\u0000")) {
+        yield { error: { file, message: "binary data (NUL bytes), not a YAML or JSON manifest" } };
+        return;
+    }
+    const lines = new LineWindow();
+    const lineOf = (offset: number | undefined) => (offset === undefined ? undefined : lines.line(offset));
+    let index = 0;
+    try {
+        const docs = new Composer({ prettyErrors: false, uniqueKeys: false }).compose(new Parser(lines.addNewLine).parse(text));
+        for (let next = docs.next(); !next.done; next = docs.next()) {
+            const item = readDocument(next.value, ++index, file, lineOf);
+            lines.forgetBefore(next.value.range[0]);
+            yield item;
         }
-        const node = doc.contents as Node | null;
-        if (node === null || (node as { value?: unknown }).value === null) return; // an empty document
-        const line = lineOf(node.range?.[0]);
-        if (!isMap(node)) {
-            errors.push({ file, line, message: `document ${index + 1} is ${isSeq(node) ? "a list" : "a scalar"}, not a Kubernetes object` });
-            return;
-        }
-        let value: Record<string, unknown>;
-        try {
-            // Aliases to missing anchors and alias bombs only fail here, not in parsing.
-            value = doc.toJS({ maxAliasCount: 100 }) as Record<string, unknown>;
-        } catch (err) {
-            errors.push({ file, line, message: `document ${index + 1} cannot be read: ${(err as Error).message.split("\n")[0]}` });
-            return;
-        }
-        if (typeof value.apiVersion !== "string" || typeof value.kind !== "string") {
-            errors.push({ file, line, message: `document ${index + 1} has no apiVersion/kind: not a Kubernetes manifest` });
-            return;
-        }
-        objects.push(...expandWithLines(value, node, file, line, lineOf));
-    });
-    return { objects, errors };
+    } catch (err) {
+        // The parser reports bad YAML as errors on a document; this is for what it did not foresee.
+        yield { error: { file, message: `cannot parse: ${(err as Error).message}` } };
+    }
+}
+
+function readDocument(doc: Document.Parsed, index: number, file: string, lineOf: (offset: number | undefined) => number | undefined): ReadItem {
+    if (doc.errors.length > 0) {
+        const e = doc.errors[0];
+        return { error: { file, line: lineOf(e.pos[0]), message: `document ${index} is not valid YAML: ${e.message.split("\n")[0]}` } };
+    }
+    const node = doc.contents as Node | null;
+    if (node === null || (node as { value?: unknown }).value === null) return { objects: [] }; // an empty document
+    const line = lineOf(node.range?.[0]);
+    if (!isMap(node)) {
+        return { error: { file, line, message: `document ${index} is ${isSeq(node) ? "a list" : "a scalar"}, not a Kubernetes object` } };
+    }
+    let value: Record<string, unknown>;
+    try {
+        // Aliases to missing anchors and alias bombs only fail here, not in parsing.
+        value = doc.toJS({ maxAliasCount: 100 }) as Record<string, unknown>;
+    } catch (err) {
+        return { error: { file, line, message: `document ${index} cannot be read: ${(err as Error).message.split("\n")[0]}` } };
+    }
+    if (typeof value.apiVersion !== "string" || typeof value.kind !== "string") {
+        return { error: { file, line, message: `document ${index} has no apiVersion/kind: not a Kubernetes manifest` } };
+    }
+    return { objects: expandWithLines(value, node, file, line, lineOf) };
 }
 
 /** A List's items carry the line of their own node; other objects the line of their document. */
@@ -114,21 +162,25 @@ function expandWithLines(
     });
 }
 
-/** Reads every path; unreadable or unparsable files become errors and the rest are still read. */
-export function readManifests(paths: readonly string[], readStdin: () => string): ReadResult {
+/**
+ * Reads every path, one file at a time: unreadable or unparsable files become
+ * errors and the rest are still read. Errors for paths that do not exist come
+ * first, then each file's documents in order.
+ */
+export function readManifests(paths: readonly string[], readStdin: () => string): ManifestReader {
     const { files, errors } = expandPaths(paths);
-    const objects: KubeObject[] = [];
-    for (const file of files) {
-        let text: string;
-        try {
-            text = file === "-" ? readStdin() : readFileSync(file, "utf8");
-        } catch (err) {
-            errors.push({ file, message: `cannot read: ${(err as NodeJS.ErrnoException).code ?? String(err)}` });
-            continue;
+    function* items(): Generator<ReadItem> {
+        for (const error of errors) yield { error };
+        for (const file of files) {
+            let text: string;
+            try {
+                text = file === "-" ? readStdin() : readFileSync(file, "utf8");
+            } catch (err) {
+                yield { error: { file, message: `cannot read: ${(err as NodeJS.ErrnoException).code ?? String(err)}` } };
+                continue;
+            }
+            yield* parseManifests(text, file === "-" ? "<stdin>" : file);
         }
-        const parsed = parseManifests(text, file === "-" ? "<stdin>" : file);
-        objects.push(...parsed.objects);
-        errors.push(...parsed.errors);
     }
-    return { files: files.map((f) => (f === "-" ? "<stdin>" : f)), objects, errors };
+    return { files: files.map((f) => (f === "-" ? "<stdin>" : f)), items: items() };
 }

@@ -1,4 +1,3 @@
-import { SarifBuilder, SarifResultBuilder, SarifRuleBuilder, SarifRunBuilder } from "node-sarif-builder";
 import type { Rule } from "../engine/rule";
 import type { GuardReport } from "./report";
 
@@ -10,6 +9,9 @@ const location = (file: string | undefined, line: number | undefined) =>
 
 /** SARIF 2.1.0 for GitHub code scanning: rule metadata, one result per violation, file and line locations. */
 export function toSarif(report: GuardReport, rules: readonly Rule[], version: string): string {
+    // Loaded here, not at startup: only --format sarif needs the builder library.
+    // eslint-disable-next-line @typescript-eslint/no-require-imports -- a lazy load; import() would make the CLI async
+    const { SarifBuilder, SarifResultBuilder, SarifRuleBuilder, SarifRunBuilder } = require("node-sarif-builder") as typeof import("node-sarif-builder");
     const run = new SarifRunBuilder().initSimple({ toolDriverName: "oceanid-guard", toolDriverVersion: version });
     for (const rule of rules) {
         run.addRule(new SarifRuleBuilder().initSimple({ ruleId: rule.id, shortDescriptionText: rule.description, fullDescriptionText: rule.remediation }));

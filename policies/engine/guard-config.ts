@@ -1,31 +1,33 @@
 import { readFileSync } from "node:fs";
 import { parse } from "yaml";
-import { z } from "zod";
+// zod's mini build: the guard loads this on every run, and the full build costs more to load
+// than reading a small manifest (the stack config in components/ keeps the full one).
+import en from "zod/v4/locales/en.js";
+import * as z from "zod/mini";
 import { formatIssues } from "../../lib/problems";
 
-/** One platform-owned exemption: a named object may break the named rules, for a reason, maybe until a date. */
-const exemptionSchema = z
-    .object({
-        kind: z.string().min(1),
-        /** Omit for cluster-scoped objects. */
-        namespace: z.string().min(1).optional(),
-        name: z.string().min(1),
-        policies: z.array(z.string().min(1)).min(1),
-        reason: z.string().trim().min(1, { error: "is empty: every exemption says why it exists" }),
-        /** Last day the exemption applies (YYYY-MM-DD, UTC). */
-        expires: z.iso.date({ error: (i) => `${JSON.stringify(i.input)} is not a date: use YYYY-MM-DD` }).optional(),
-    })
-    .strict();
+// The mini build says nothing readable without a locale; English only, not all of them.
+z.config(en());
 
-const guardConfigSchema = z
-    .object({
-        /** How a value not known at preview counts: "mandatory" (default, fail closed) or "advisory". */
-        unknownValues: z.enum(["mandatory", "advisory"]).default("mandatory"),
-        exemptions: z.array(exemptionSchema).default([]),
-        /** Namespaces the in-cluster admission binding skips (k3s's own system pods live in kube-system). */
-        admissionExcludedNamespaces: z.array(z.string().min(1)).default([]),
-    })
-    .strict();
+/** One platform-owned exemption: a named object may break the named rules, for a reason, maybe until a date. */
+const exemptionSchema = z.strictObject({
+    kind: z.string().check(z.minLength(1)),
+    /** Omit for cluster-scoped objects. */
+    namespace: z.optional(z.string().check(z.minLength(1))),
+    name: z.string().check(z.minLength(1)),
+    policies: z.array(z.string().check(z.minLength(1))).check(z.minLength(1)),
+    reason: z.string().check(z.trim(), z.minLength(1, { error: "is empty: every exemption says why it exists" })),
+    /** Last day the exemption applies (YYYY-MM-DD, UTC). */
+    expires: z.optional(z.iso.date({ error: (i) => `${JSON.stringify(i.input)} is not a date: use YYYY-MM-DD` })),
+});
+
+const guardConfigSchema = z.strictObject({
+    /** How a value not known at preview counts: "mandatory" (default, fail closed) or "advisory". */
+    unknownValues: z._default(z.enum(["mandatory", "advisory"]), "mandatory"),
+    exemptions: z._default(z.array(exemptionSchema), []),
+    /** Namespaces the in-cluster admission binding skips (k3s's own system pods live in kube-system). */
+    admissionExcludedNamespaces: z._default(z.array(z.string().check(z.minLength(1))), []),
+});
 
 export type PlatformExemption = z.infer<typeof exemptionSchema>;
 export type GuardConfig = z.infer<typeof guardConfigSchema>;

@@ -1,9 +1,9 @@
 // oceanid-guard as a user runs it: files, directories, stdin, formats, exit codes.
-import { spawnSync } from "node:child_process";
+import { execFileSync, spawnSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { stringify } from "yaml";
 import { compliantPodSpec, daemonSet, deployment } from "../fixtures/guard-cases";
 import { runCliArgs, writeGuardConfig } from "../helpers/gates";
@@ -164,6 +164,11 @@ describe("SARIF from standard input", () => {
 });
 
 describe("the installed bin", () => {
+    beforeAll(() => {
+        // It runs the compiled build (dist/), as scripts/setup leaves it.
+        execFileSync("npm", ["run", "-s", "build"], { cwd: ROOT, stdio: "pipe" });
+    }, 300_000);
+
     it("`npx oceanid-guard` runs from the repo root and exits 1 on the incident", () => {
         const r = spawnSync("npx", ["--no-install", "oceanid-guard", "--format", "json", "test/fixtures/incident/tailscale-daemonset.yaml"], {
             cwd: ROOT,
