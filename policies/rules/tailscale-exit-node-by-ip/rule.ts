@@ -20,7 +20,7 @@ export const tailscaleExitNodeByIp: Rule = {
                 if (s.value === UNKNOWN) {
                     return [
                         {
-                            detail: `cannot prove container "${c.name}" names its exit node by IP: ${s.where} is not known until the update runs (or comes from a Secret/ConfigMap)`,
+                            detail: `cannot prove container "${c.name}" names its exit node by IP: ${s.where} is not known until the update runs (or is set outside the manifest: valueFrom, envFrom, a $(VAR) reference)`,
                             unknown: true,
                         },
                     ];
@@ -41,11 +41,10 @@ export const tailscaleExitNodeByIp: Rule = {
     admission: {
         expression: everyContainerCel(
             `!${tailscaleContainerCel} || !(` +
-                `${envBadCel("TS_EXTRA_ARGS", (v) => `(${exitNodeBadCel(v, validExitNodeCel)})`)} || ` +
-                `${envBadCel("TS_EXIT_NODE", (v) => `!${validExitNodeCel(v)}`)} || ` +
-                `(has(c.command) && (${exitNodeBadCel('c.command.join(" ")', validExitNodeCel)})) || ` +
-                `(has(c.args) && (${exitNodeBadCel('c.args.join(" ")', validExitNodeCel)})))`,
+                `${envBadCel("TS_EXTRA_ARGS", (v) => exitNodeBadCel(v, validExitNodeCel))} || ` +
+                `(has(c.command) && ${exitNodeBadCel('c.command.join(" ")', validExitNodeCel)}) || ` +
+                `(has(c.args) && ${exitNodeBadCel('c.args.join(" ")', validExitNodeCel)}))`,
         ),
-        message: "a Tailscale container's --exit-node must be a Tailscale IP or auto:any",
+        message: "a Tailscale container's --exit-node must be a Tailscale IP or auto:any, given as --exit-node=<value>",
     },
 };
