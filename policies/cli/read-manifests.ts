@@ -1,7 +1,20 @@
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import { extname, join } from "node:path";
-import { Composer, isMap, isSeq, Parser, type Document, type Node } from "yaml";
+import { Composer, isMap, isSeq, Parser, type Document, type Node, type Tags } from "yaml";
 import { fromManifest, type KubeObject } from "../engine/kube-object";
+
+/**
+ * YAML as kubectl reads it (sigs.k8s.io/yaml on go-yaml v2): YAML 1.1 scalars
+ * (yes/no/on/off/y/n are booleans, 0777 is octal, 1_000 is a number, merge keys
+ * apply) and a repeated key keeps its last value. go-yaml v2 turns neither
+ * timestamps nor sexagesimal numbers (1:30) into values, so those tags are left out.
+ */
+export const KUBECTL_YAML = {
+    version: "1.1",
+    prettyErrors: false,
+    uniqueKeys: false,
+    customTags: (tags: Tags) => tags.filter((t) => typeof t === "string" || (t.tag !== "tag:yaml.org,2002:timestamp" && t.format !== "TIME")),
+} as const;
 
 /** A file (or stdin) that could not be read or parsed; reported with exit code 2. */
 export interface InputError {
@@ -104,7 +117,7 @@ export function* parseManifests(text: string, file: string): Generator<ReadItem>
     const lineOf = (offset: number | undefined) => (offset === undefined ? undefined : lines.line(offset));
     let index = 0;
     try {
-        const docs = new Composer({ prettyErrors: false, uniqueKeys: false }).compose(new Parser(lines.addNewLine).parse(text));
+        const docs = new Composer(KUBECTL_YAML).compose(new Parser(lines.addNewLine).parse(text));
         for (let next = docs.next(); !next.done; next = docs.next()) {
             const item = readDocument(next.value, ++index, file, lineOf);
             lines.forgetBefore(next.value.range[0]);

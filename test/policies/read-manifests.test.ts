@@ -6,7 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { isMap, isSeq, LineCounter, parseAllDocuments, stringify, type Node } from "yaml";
-import { parseManifests, readManifests, type InputError } from "../../policies/cli/read-manifests";
+import { parseManifests, readManifests, type InputError, KUBECTL_YAML } from "../../policies/cli/read-manifests";
 import { fromManifest, type KubeObject } from "../../policies/engine/kube-object";
 import { asHelmOutput, deployment, GUARD_CASES } from "../fixtures/guard-cases";
 import { ROOT } from "../helpers/stack-file";
@@ -32,7 +32,7 @@ function allAtOnce(text: string, file: string): { objects: KubeObject[]; errors:
             return itemNode ? expand(typed, itemNode, itemLine) : fromManifest(typed, { file, line: itemLine });
         });
     };
-    parseAllDocuments(text, { lineCounter, prettyErrors: false, uniqueKeys: false }).forEach((doc, index) => {
+    parseAllDocuments(text, { ...KUBECTL_YAML, lineCounter }).forEach((doc, index) => {
         if (doc.errors.length > 0) {
             const e = doc.errors[0];
             errors.push({ file, line: lineOf(e.pos[0]), message: `document ${index + 1} is not valid YAML: ${e.message.split("\n")[0]}` });

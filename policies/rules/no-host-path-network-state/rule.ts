@@ -9,6 +9,8 @@ import { UNKNOWN } from "../../engine/unknown";
  * Host directories that hold node networking or cluster state. A prefix with a
  * trailing `*` matches any name that starts with it (tailscale, tailscale-worker);
  * others match the path itself and everything under it; "/" matches only itself.
+ * A directory above one of them (/var, /var/lib, /etc, /run, /opt, /dev) is as
+ * dangerous, since a mount of it reaches everything below (a subPath included).
  */
 export const PROTECTED_HOST_PATHS: readonly string[] = [
     "/var/lib/tailscale*",
@@ -26,27 +28,39 @@ export const PROTECTED_HOST_PATHS: readonly string[] = [
     "/sys",
 ];
 
-export function protectedMatch(hostPath: string): string | undefined {
-    return PROTECTED_HOST_PATHS.find((p) => {
-        if (p === "/") return hostPath === "/";
-        if (p.endsWith("*")) return hostPath.startsWith(p.slice(0, -1));
-        return hostPath === p || hostPath.startsWith(`${p}/`);
-    });
+/** A protected path and how a host path meets it: the path or under it, or above it. */
+export interface ProtectedMatch {
+    readonly path: string;
+    readonly above: boolean;
+}
+
+export function protectedMatch(hostPath: string): ProtectedMatch | undefined {
+    for (const p of PROTECTED_HOST_PATHS) {
+        if (p === "/") {
+            if (hostPath === "/") return { path: p, above: false };
+            continue;
+        }
+        const base = p.endsWith("*") ? p.slice(0, -1) : p;
+        if (p.endsWith("*") ? hostPath.startsWith(base) : hostPath === p || hostPath.startsWith(`${p}/`)) return { path: p, above: false };
+        if (base.startsWith(`${hostPath}/`)) return { path: p, above: true };
+    }
+    return undefined;
 }
 
 /** protectedMatch in CEL, for a normalized path expression `n`. */
 function protectedPathCel(n: string): string {
     return PROTECTED_HOST_PATHS.map((p) => {
         if (p === "/") return `${n} == "/"`;
-        if (p.endsWith("*")) return `${n}.startsWith(${celString(p.slice(0, -1))})`;
-        return `(${n} == ${celString(p)} || ${n}.startsWith(${celString(`${p}/`)}))`;
+        const base = p.endsWith("*") ? p.slice(0, -1) : p;
+        const at = p.endsWith("*") ? `${n}.startsWith(${celString(base)})` : `(${n} == ${celString(p)} || ${n}.startsWith(${celString(`${p}/`)}))`;
+        return `${at} || ${celString(base)}.startsWith(${n} + "/")`;
     }).join(" || ");
 }
 
 export const noHostPathNetworkState: Rule = {
     id: "no-host-path-network-state",
     description:
-        'Pods must not mount host directories that hold node networking or cluster state (Tailscale, CNI, Flannel, k3s, /proc, /sys, /), nor host paths that climb with "..".',
+        'Pods must not mount host directories that hold node networking or cluster state (Tailscale, CNI, Flannel, k3s, /proc, /sys, /), nor a directory above one (/var, /etc, /run, /opt, /dev), nor host paths that climb with "..".',
     remediation:
         "Keep state inside the pod (emptyDir, or a Secret for Tailscale's state) and leave the node's network files to the node; " +
         "Tailscale runs in userspace mode without /dev/net/tun.",
@@ -71,7 +85,7 @@ export const noHostPathNetworkState: Rule = {
             } else if (match !== undefined) {
                 findings.push({
                     detail:
-                        `volume "${v.name}" mounts host path ${JSON.stringify(v.raw)} (${pathText(v.path)}), which matches the protected host path ${match}: ` +
+                        `volume "${v.name}" mounts host path ${JSON.stringify(v.raw)} (${pathText(v.path)}), which ${match.above ? "holds" : "matches"} the protected host path ${match.path}: ` +
                         "node network and cluster state survive the pod and break the node when they go wrong",
                     unknown: false,
                 });
