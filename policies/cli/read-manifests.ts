@@ -1,20 +1,10 @@
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import { extname, join } from "node:path";
-import { Composer, isMap, isSeq, Parser, type Document, type Node, type Tags } from "yaml";
-import { fromManifest, type KubeObject } from "../engine/kube-object";
+import { Composer, isMap, isSeq, Parser, type Document, type Node } from "yaml";
+import { applyMergeKeys, jsonValues, KUBECTL_YAML } from "./kubectl-yaml";
 
-/**
- * YAML as kubectl reads it (sigs.k8s.io/yaml on go-yaml v2): YAML 1.1 scalars
- * (yes/no/on/off/y/n are booleans, 0777 is octal, 1_000 is a number, merge keys
- * apply) and a repeated key keeps its last value. go-yaml v2 turns neither
- * timestamps nor sexagesimal numbers (1:30) into values, so those tags are left out.
- */
-export const KUBECTL_YAML = {
-    version: "1.1",
-    prettyErrors: false,
-    uniqueKeys: false,
-    customTags: (tags: Tags) => tags.filter((t) => typeof t === "string" || (t.tag !== "tag:yaml.org,2002:timestamp" && t.format !== "TIME")),
-} as const;
+export { KUBECTL_YAML };
+import { fromManifest, type KubeObject } from "../engine/kube-object";
 
 /** A file (or stdin) that could not be read or parsed; reported with exit code 2. */
 export interface InputError {
@@ -113,13 +103,30 @@ export function* parseManifests(text: string, file: string): Generator<ReadItem>
         yield { error: { file, message: "binary data (NUL bytes), not a YAML or JSON manifest" } };
         return;
     }
-    const lines = new LineWindow();
-    const lineOf = (offset: number | undefined) => (offset === undefined ? undefined : lines.line(offset));
     let index = 0;
+    const next = () => ++index;
+    // Several JSON values one after another: kubectl reads each (one value is read as YAML below).
+    const json = jsonValues(text);
+    if (json !== undefined && json.length > 1) {
+        let line = 0;
+        let at = 0;
+        for (const value of json) {
+            for (; at < value.offset; at++) if (text[at] === "\n") line++;
+            yield* parseYaml(value.text, file, line, next);
+        }
+        return;
+    }
+    yield* parseYaml(text, file, 0, next);
+}
+
+/** The YAML documents of `text`, which starts `lineBase` lines into the file. */
+function* parseYaml(text: string, file: string, lineBase: number, nextIndex: () => number): Generator<ReadItem> {
+    const lines = new LineWindow();
+    const lineOf = (offset: number | undefined) => (offset === undefined ? undefined : lineBase + lines.line(offset));
     try {
         const docs = new Composer(KUBECTL_YAML).compose(new Parser(lines.addNewLine).parse(text));
         for (let next = docs.next(); !next.done; next = docs.next()) {
-            const item = readDocument(next.value, ++index, file, lineOf);
+            const item = readDocument(next.value, nextIndex(), file, lineOf);
             lines.forgetBefore(next.value.range[0]);
             yield item;
         }
@@ -143,6 +150,7 @@ function readDocument(doc: Document.Parsed, index: number, file: string, lineOf:
     let value: Record<string, unknown>;
     try {
         // Aliases to missing anchors and alias bombs only fail here, not in parsing.
+        applyMergeKeys(doc);
         value = doc.toJS({ maxAliasCount: 100 }) as Record<string, unknown>;
     } catch (err) {
         return { error: { file, line, message: `document ${index} cannot be read: ${(err as Error).message.split("\n")[0]}` } };

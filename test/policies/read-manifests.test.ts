@@ -6,7 +6,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { isMap, isSeq, LineCounter, parseAllDocuments, stringify, type Node } from "yaml";
-import { parseManifests, readManifests, type InputError, KUBECTL_YAML } from "../../policies/cli/read-manifests";
+import { applyMergeKeys } from "../../policies/cli/kubectl-yaml";
+import { KUBECTL_YAML, parseManifests, readManifests, type InputError } from "../../policies/cli/read-manifests";
 import { fromManifest, type KubeObject } from "../../policies/engine/kube-object";
 import { asHelmOutput, deployment, GUARD_CASES } from "../fixtures/guard-cases";
 import { ROOT } from "../helpers/stack-file";
@@ -47,6 +48,7 @@ function allAtOnce(text: string, file: string): { objects: KubeObject[]; errors:
         }
         let value: Record<string, unknown>;
         try {
+            applyMergeKeys(doc);
             value = doc.toJS({ maxAliasCount: 100 }) as Record<string, unknown>;
         } catch (err) {
             errors.push({ file, line, message: `document ${index + 1} cannot be read: ${(err as Error).message.split("\n")[0]}` });

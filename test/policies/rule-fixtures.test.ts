@@ -2,14 +2,13 @@
 // the oceanid-guard process, the pack as the analyzer calls it, and the
 // admission CEL. A compliant file passes all rules; a broken file breaks its
 // folder's rule and no other, and says what the message must contain
-// (`# expect: …`). Files are read as kubectl reads them (YAML 1.1), which is
-// what the API server and a yaml/v2 ConfigFile in the engine receive.
+// (`# expect: …`). Files are read by the guard's reader, which reads what
+// kubectl sends (test/policies/kubectl-parity.test.ts): what the API server receives.
 import { spawnSync } from "node:child_process";
 import { readdirSync, readFileSync } from "node:fs";
 import { join, relative } from "node:path";
 import { describe, expect, it } from "vitest";
-import { parseAllDocuments } from "yaml";
-import { KUBECTL_YAML } from "../../policies/cli/read-manifests";
+import { parseManifests } from "../../policies/cli/read-manifests";
 import { RULES } from "../../policies/rules";
 import type { Obj } from "../fixtures/guard-cases";
 import { admissionDenials } from "../helpers/admission";
@@ -41,7 +40,7 @@ const fixtures: Fixture[] = ruleFolders.flatMap((rule) =>
                 file: relative(ROOT, file),
                 broken: name.startsWith("broken-"),
                 expect: [...text.matchAll(/^# expect: (.+)$/gm)].map((m) => m[1]),
-                objects: parseAllDocuments(text, KUBECTL_YAML).map((d) => d.toJS() as Obj),
+                objects: [...parseManifests(text, file)].flatMap((item) => ("objects" in item ? item.objects.map((o) => o.body as Obj) : [])),
             };
         }),
 );

@@ -2,7 +2,7 @@
 // how many objects it found: the baseline "kubectl's own reader" for the
 // oceanid-guard benchmarks (bench/README.md). It checks nothing.
 //
-// Usage: kube-read [-mode builder|decoder] PATH...
+// Usage: kube-read [-mode builder|decoder] [-dump] PATH...
 //
 //	builder  k8s.io/cli-runtime's resource builder, as `kubectl apply -f PATH`
 //	         reads files (local: no server): recursive directories, .yaml/.yml/.json,
@@ -10,12 +10,15 @@
 //	decoder  only k8s.io/apimachinery's NewYAMLOrJSONDecoder (the reader inside the
 //	         builder's StreamVisitor) and the unstructured JSON scheme, per document.
 //
-// Prints "objects=N files=F". Exit 0 on success, 1 when a document cannot be
-// read, 2 on bad usage.
+// Prints "objects=N files=F"; with -dump (builder mode), first every object
+// kubectl would send, one JSON line each: {"source": FILE, "object": {...}}
+// (test/policies/kubectl-parity.test.ts compares them with what oceanid-guard
+// reads). Exit 0 on success, 1 when a document cannot be read, 2 on bad usage.
 package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -33,9 +36,10 @@ import (
 
 func main() {
 	mode := flag.String("mode", "builder", "builder (cli-runtime, as kubectl) or decoder (apimachinery only)")
+	flag.BoolVar(&dump, "dump", false, "print every object as a JSON line (builder mode)")
 	flag.Parse()
-	if flag.NArg() == 0 || (*mode != "builder" && *mode != "decoder") {
-		fmt.Fprintln(os.Stderr, "usage: kube-read [-mode builder|decoder] PATH...")
+	if flag.NArg() == 0 || (*mode != "builder" && *mode != "decoder") || (dump && *mode != "builder") {
+		fmt.Fprintln(os.Stderr, "usage: kube-read [-mode builder|decoder] [-dump] PATH...")
 		os.Exit(2)
 	}
 	var objects, files int
@@ -51,6 +55,8 @@ func main() {
 	}
 	fmt.Printf("objects=%d files=%d\n", objects, files)
 }
+
+var dump bool
 
 // readWithBuilder is kubectl's path: FilenameParam with Recursive, Unstructured, Flatten.
 func readWithBuilder(paths []string) (int, int, error) {
@@ -68,6 +74,13 @@ func readWithBuilder(paths []string) (int, int, error) {
 			}
 			objects++
 			seen[info.Source] = true
+			if dump {
+				line, err := json.Marshal(map[string]any{"source": info.Source, "object": info.Object})
+				if err != nil {
+					return err
+				}
+				fmt.Println(string(line))
+			}
 			return nil
 		})
 	return objects, len(seen), err
