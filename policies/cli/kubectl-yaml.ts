@@ -122,3 +122,15 @@ export function jsonValues(text: string): Array<{ text: string; offset: number }
     }
     return values;
 }
+
+/**
+ * A file's text as kubectl's file reader decodes it: a byte-order mark
+ * chooses UTF-16 (little or big endian) or UTF-8 and is dropped; without one
+ * the bytes are UTF-8.
+ */
+export function decodeManifestBytes(bytes: Buffer): string {
+    if (bytes.length >= 2 && bytes[0] === 0xff && bytes[1] === 0xfe) return bytes.subarray(2).toString("utf16le");
+    if (bytes.length >= 2 && bytes[0] === 0xfe && bytes[1] === 0xff) return Buffer.from(bytes.subarray(2)).swap16().toString("utf16le");
+    if (bytes.length >= 3 && bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf) return bytes.subarray(3).toString("utf8");
+    return bytes.toString("utf8");
+}

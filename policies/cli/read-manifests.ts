@@ -1,7 +1,7 @@
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import { extname, join } from "node:path";
 import { Composer, isMap, isSeq, Parser, type Document, type Node } from "yaml";
-import { applyMergeKeys, jsonValues, KUBECTL_YAML } from "./kubectl-yaml";
+import { applyMergeKeys, decodeManifestBytes, jsonValues, KUBECTL_YAML } from "./kubectl-yaml";
 
 export { KUBECTL_YAML };
 import { fromManifest, type KubeObject } from "../engine/kube-object";
@@ -195,7 +195,7 @@ export function readManifests(paths: readonly string[], readStdin: () => string)
         for (const file of files) {
             let text: string;
             try {
-                text = file === "-" ? readStdin() : readFileSync(file, "utf8");
+                text = file === "-" ? readStdin() : decodeManifestBytes(readFileSync(file));
             } catch (err) {
                 yield { error: { file, message: `cannot read: ${(err as NodeJS.ErrnoException).code ?? String(err)}` } };
                 continue;

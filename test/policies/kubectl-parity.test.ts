@@ -10,6 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import { decodeManifestBytes } from "../../policies/cli/kubectl-yaml";
 import { parseManifests } from "../../policies/cli/read-manifests";
 import { TOOLS_BIN } from "../helpers/pulumi-cli";
 import { ROOT } from "../helpers/stack-file";
@@ -28,24 +29,29 @@ const canonical = (v: Json): Json =>
             )
           : v;
 
-/** kubectl's objects per file, in order; files it cannot read at all are missing. */
-function kubectlReads(dir: string): Map<string, Json[]> {
+/** kubectl's objects per file, in order, and the files it refuses whole (bad document separators). */
+function kubectlReads(dir: string): { objects: Map<string, Json[]>; refused: Set<string> } {
     const r = spawnSync(join(TOOLS_BIN, "kube-read"), ["-dump", dir], { encoding: "utf8", maxBuffer: 64 << 20 });
     if (r.error) throw new Error(`kube-read: ${r.error.message} (run npm run setup)`);
-    const byFile = new Map<string, Json[]>();
+    const objects = new Map<string, Json[]>();
     for (const line of r.stdout.split("\n")) {
         if (!line.startsWith("{")) continue;
         const { source, object } = JSON.parse(line) as { source: string; object: Json };
-        byFile.set(source, [...(byFile.get(source) ?? []), canonical(object)]);
+        objects.set(source, [...(objects.get(source) ?? []), canonical(object)]);
     }
-    return byFile;
+    const refused = new Set([...r.stderr.matchAll(/error parsing (\S+): /g)].map((m) => m[1]));
+    return { objects, refused };
 }
 
-/** The guard's objects for one file, in order (documents it reports as unreadable give none). */
-function guardReads(file: string): Json[] {
+/** The guard's objects for one file, in order, and whether it reports the file (or a document) unreadable: exit 2. */
+function guardReads(file: string): { objects: Json[]; unreadable: boolean } {
     const objects: Json[] = [];
-    for (const item of parseManifests(readFileSync(file, "utf8"), file)) if (!("error" in item)) objects.push(...item.objects.map((o) => canonical(o.body)));
-    return objects;
+    let unreadable = false;
+    for (const item of parseManifests(decodeManifestBytes(readFileSync(file)), file)) {
+        if ("error" in item) unreadable = true;
+        else objects.push(...item.objects.map((o) => canonical(o.body)));
+    }
+    return { objects, unreadable };
 }
 
 function expectSameReading(dir: string): void {
@@ -55,11 +61,16 @@ function expectSameReading(dir: string): void {
         .filter((f) => /\.(ya?ml|json)$/.test(f))
         .map((f) => join(dir, f));
     expect(files.length).toBeGreaterThan(0);
-    for (const file of files) expect(guardReads(file), file).toEqual(kubectl.get(file) ?? []);
+    for (const file of files) {
+        const guard = guardReads(file);
+        // A file kubectl refuses is applied by nobody: the guard must say it cannot read it.
+        if (kubectl.refused.has(file)) expect(guard.unreadable, file).toBe(true);
+        else expect(guard.objects, file).toEqual(kubectl.objects.get(file) ?? []);
+    }
 }
 
 describe("oceanid-guard reads what kubectl sends", () => {
-    it("YAML 1.1 scalars, merge keys in either order, repeated keys, anchors, JSON streams, Lists, CRLF", () => {
+    it("YAML 1.1 scalars, merge keys in either order, repeated keys, anchors, JSON streams, Lists, CRLF, byte-order marks, separators", () => {
         expectSameReading(join(ROOT, "test", "fixtures", "kubectl-parity"));
     });
 
