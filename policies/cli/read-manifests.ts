@@ -158,10 +158,14 @@ function readDocument(doc: Document.Parsed, index: number, file: string, lineOf:
     if (typeof value.apiVersion !== "string" || typeof value.kind !== "string") {
         return { error: { file, line, message: `document ${index} has no apiVersion/kind: not a Kubernetes manifest` } };
     }
-    return { objects: expandWithLines(value, node, file, line, lineOf) };
+    try {
+        return { objects: expandWithLines(value, node, file, line, lineOf) };
+    } catch (err) {
+        return { error: { file, line, message: `document ${index} cannot be read: ${(err as Error).message}` } };
+    }
 }
 
-/** A List's items carry the line of their own node; other objects the line of their document. */
+/** A list's items carry the line of their own node; other objects the line of their document. */
 function expandWithLines(
     value: Record<string, unknown>,
     node: Node,
@@ -169,10 +173,16 @@ function expandWithLines(
     line: number | undefined,
     lineOf: (offset: number | undefined) => number | undefined,
 ): KubeObject[] {
-    const items = isMap(node) ? node.get("items", true) : undefined;
+    // kubectl decodes any object with an `items` key as a list and sends only its items, whatever
+    // its kind (`kind: Anything` can carry a DaemonSet); an item without a kind takes the list's,
+    // less a "List" suffix.
+    if (!Object.hasOwn(value, "items")) return fromManifest(value, { file, line });
+    if (value.items === null) return [];
+    if (!Array.isArray(value.items)) throw new Error('"items" is not a list');
+    const itemsNode = isMap(node) ? node.get("items", true) : undefined;
+    const items = isSeq(itemsNode) ? itemsNode : { items: [] };
     const kind = value.kind as string;
-    if (!kind.endsWith("List") || !Array.isArray(value.items) || !isSeq(items)) return fromManifest(value, { file, line });
-    const itemKind = kind === "List" ? undefined : kind.slice(0, -"List".length);
+    const itemKind = kind === "List" ? undefined : kind.endsWith("List") ? kind.slice(0, -"List".length) : kind;
     return (value.items as unknown[]).flatMap((item, i) => {
         if (item === null || typeof item !== "object") return [];
         const own = item as Record<string, unknown>;

@@ -20,10 +20,13 @@ function allAtOnce(text: string, file: string): { objects: KubeObject[]; errors:
     const objects: KubeObject[] = [];
     const errors: InputError[] = [];
     const expand = (value: Record<string, unknown>, node: Node, line: number | undefined): KubeObject[] => {
-        const items = isMap(node) ? node.get("items", true) : undefined;
+        if (!Object.hasOwn(value, "items")) return fromManifest(value, { file, line });
+        if (value.items === null) return [];
+        if (!Array.isArray(value.items)) throw new Error('"items" is not a list');
+        const itemsNode = isMap(node) ? node.get("items", true) : undefined;
+        const items = isSeq(itemsNode) ? itemsNode : { items: [] };
         const kind = value.kind as string;
-        if (!kind.endsWith("List") || !Array.isArray(value.items) || !isSeq(items)) return fromManifest(value, { file, line });
-        const itemKind = kind === "List" ? undefined : kind.slice(0, -"List".length);
+        const itemKind = kind === "List" ? undefined : kind.endsWith("List") ? kind.slice(0, -"List".length) : kind;
         return (value.items as unknown[]).flatMap((item, i) => {
             if (item === null || typeof item !== "object") return [];
             const own = item as Record<string, unknown>;
@@ -58,7 +61,11 @@ function allAtOnce(text: string, file: string): { objects: KubeObject[]; errors:
             errors.push({ file, line, message: `document ${index + 1} has no apiVersion/kind: not a Kubernetes manifest` });
             return;
         }
-        objects.push(...expand(value, node, line));
+        try {
+            objects.push(...expand(value, node, line));
+        } catch (err) {
+            errors.push({ file, line, message: `document ${index + 1} cannot be read: ${(err as Error).message}` });
+        }
     });
     return { objects, errors };
 }
