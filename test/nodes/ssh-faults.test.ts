@@ -28,6 +28,38 @@ const until = async (what: string, check: () => boolean, seconds: number) => {
     }
 };
 
+/** What must hold once the canary is cut off after its apply step: the chain stopped at its gate, and it reverts by itself. */
+async function cutOffCanary(run: Awaited<ReturnType<typeof rollout>>, calypsoBefore: { version: unknown; installs: number; pid: unknown }): Promise<void> {
+    // The server went first and was confirmed; the canary got as far as its gate.
+    expect(run.steps.map((s) => s.name)).toEqual([
+        ...["preflight", "arm", "apply", "gate", "confirm"].map((s) => `srv712429-k3s-change-${s}`),
+        ...["preflight", "arm", "apply", "gate"].map((s) => `srv712695-k3s-change-${s}`),
+    ]);
+    const gate = run.steps.at(-1) as { code: number; stderr: string };
+    expect(gate.code).toBe(1);
+    const failed = gate.stderr.trim().split("\n").at(-1)!;
+    expect(failed).toMatch(/^GATE FAILED node=srv712695 reason=/);
+    expect(failed).toContain("ssh 10.198.2.2:22 unreachable");
+    expect(run.error).toBe("srv712695-k3s-change-gate: exit 1");
+    expect(lab.installedVersion("srv712429")).toBe(NEW);
+    // The failure says what went wrong and nothing secret.
+    const printed = JSON.stringify(run.steps) + run.output + lab.logs();
+    for (const secret of secretValues(lab)) expect(printed.includes(secret)).toBe(false);
+
+    // calypso was never touched: no step ran on it, no installer, no restart.
+    expect({ version: lab.installedVersion("calypso"), installs: lab.installs("calypso").length, pid: lab.servicePid("calypso") }).toEqual(calypsoBefore);
+    expect(existsSync(lab.nodePath("calypso", "/var/lib/oceanid/changes/k3s"))).toBe(false);
+
+    // With no SSH and no network, the canary's timer puts the old k3s back by itself.
+    const reverted = lab.nodePath("srv712695", "/var/lib/oceanid/changes/k3s/reverted-at");
+    await until("the canary's revert", () => existsSync(reverted), LAB_TIMINGS.revertAfterSeconds + 15);
+    await until("the restored binary", () => lab.installedVersion("srv712695") === OLD, 10);
+    // reverted-at is written just before the last two lines of the revert: wait for its end.
+    const revertLog = lab.nodePath("srv712695", "/var/lib/oceanid/changes/k3s/revert.log");
+    await until("the revert's last line", () => readFileSync(revertLog, "utf8").includes("revert finished at"), 10);
+    expect(existsSync(lab.nodePath("srv712695", "/var/lib/oceanid/changes/k3s/armed-at"))).toBe(false);
+}
+
 describe.skipIf(!canRun)("a node change that cuts the canary off", () => {
     it("fails the gate, stops the chain, and the canary reverts itself", async () => {
         const calypsoBefore = { version: lab.installedVersion("calypso"), installs: lab.installs("calypso").length, pid: lab.servicePid("calypso") };
@@ -35,37 +67,12 @@ describe.skipIf(!canRun)("a node change that cuts the canary off", () => {
         // The moment the canary's upgrade is done, its network goes.
         await until("the canary's apply step", () => running.ended("srv712695-k3s-change-apply"), 90);
         lab.cutNetwork("srv712695");
-        const run = await running;
-
-        // The server went first and was confirmed; the canary got as far as its gate.
-        expect(run.steps.map((s) => s.name)).toEqual([
-            ...["preflight", "arm", "apply", "gate", "confirm"].map((s) => `srv712429-k3s-change-${s}`),
-            ...["preflight", "arm", "apply", "gate"].map((s) => `srv712695-k3s-change-${s}`),
-        ]);
-        const gate = run.steps.at(-1) as { code: number; stderr: string };
-        expect(gate.code).toBe(1);
-        const failed = gate.stderr.trim().split("\n").at(-1)!;
-        expect(failed).toMatch(/^GATE FAILED node=srv712695 reason=/);
-        expect(failed).toContain("ssh 10.198.2.2:22 unreachable");
-        expect(run.error).toBe("srv712695-k3s-change-gate: exit 1");
-        expect(lab.installedVersion("srv712429")).toBe(NEW);
-        // The failure says what went wrong and nothing secret.
-        const printed = JSON.stringify(run.steps) + run.output + lab.logs();
-        for (const secret of secretValues(lab)) expect(printed.includes(secret)).toBe(false);
-
-        // calypso was never touched: no step ran on it, no installer, no restart.
-        expect({ version: lab.installedVersion("calypso"), installs: lab.installs("calypso").length, pid: lab.servicePid("calypso") }).toEqual(calypsoBefore);
-        expect(existsSync(lab.nodePath("calypso", "/var/lib/oceanid/changes/k3s"))).toBe(false);
-
-        // With no SSH and no network, the canary's timer puts the old k3s back by itself.
-        const reverted = lab.nodePath("srv712695", "/var/lib/oceanid/changes/k3s/reverted-at");
-        await until("the canary's revert", () => existsSync(reverted), LAB_TIMINGS.revertAfterSeconds + 15);
-        await until("the restored binary", () => lab.installedVersion("srv712695") === OLD, 10);
-        expect(readFileSync(lab.nodePath("srv712695", "/var/lib/oceanid/changes/k3s/revert.log"), "utf8")).toMatch(/revert finished at/);
-        expect(existsSync(lab.nodePath("srv712695", "/var/lib/oceanid/changes/k3s/armed-at"))).toBe(false);
-
-        // Back on the network, it runs the old version again and heartbeats.
-        lab.restoreNetwork("srv712695");
+        try {
+            await cutOffCanary(await running, calypsoBefore);
+        } finally {
+            // Back on the network even when an assertion failed: the tests after this one need it.
+            lab.restoreNetwork("srv712695");
+        }
         const pid = lab.servicePid("srv712695");
         expect(pid).toBeDefined();
         expect(lab.inNode("srv712695", "/usr/local/bin/k3s --version").out).toMatch(/^k3s version v1\.33\.4\+k3s1/);
