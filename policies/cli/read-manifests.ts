@@ -1,10 +1,8 @@
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import { extname, join } from "node:path";
 import { Composer, isMap, isSeq, Parser, type Document, type Node } from "yaml";
-import { applyMergeKeys, decodeManifestBytes, jsonValues, KUBECTL_YAML } from "./kubectl-yaml";
-
-export { KUBECTL_YAML };
 import { fromManifest, type KubeObject } from "../engine/kube-object";
+import { applyMergeKeys, decodeManifestBytes, jsonValues, KUBECTL_YAML } from "./kubectl-yaml";
 
 /** A file (or stdin) that could not be read or parsed; reported with exit code 2. */
 export interface InputError {
@@ -90,11 +88,11 @@ class LineWindow {
 
 /**
  * Parses one file's text, document by document: multi-document YAML (comments,
- * empty documents and a leading `---` allowed, as Helm writes them) or JSON.
- * Every non-empty document must be a Kubernetes object; `List` items are
- * expanded with their own lines. What `parseAllDocuments` with these options
- * gives, but each document is composed only when the one before has been used,
- * so the text is the only thing held whole. (yaml's parser also takes text in
+ * empty documents and a leading `---` allowed, as Helm writes them) or JSON
+ * (several values in a row too), read as kubectl reads it (kubectl-yaml.ts).
+ * Every non-empty document must be a Kubernetes object; the items of a list
+ * are expanded with their own lines. Each document is composed only when the
+ * one before has been used, so the text is the only thing held whole. (yaml's parser also takes text in
  * pieces, but in 2.9.1 a piece ending inside a line's indentation, or before a
  * `---` after a block scalar header, is read differently from the whole text.)
  */
