@@ -8,20 +8,21 @@
 //   --record NAME   also write the figures into bench/RESULTS.md between <!-- bench:NAME --> markers
 //                   (the full run records "latest" unless --record none)
 //   --checkov-size  how many manifests checkov scans: 1000 (default) or 10000 (about 13 minutes)
-//   --only          sections: startup,throughput,memory,preview,program
+//   --only          sections: startup,throughput,memory,large,preview,program
 // Exit 0 when every figure was measured (a MISS is printed, not an error), 1 when the harness broke.
 import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { availableParallelism, cpus, loadavg, tmpdir, totalmem } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { writeCorpus } from "./corpus.mjs";
-import { median, peakRssMiB, runChecked, timeCommands, tools } from "./lib/measure.mjs";
+import { LAST_NAME, writeBigList, writeManyDocuments } from "./large-inputs.mjs";
+import { median, peakRssAndSeconds, peakRssMiB, runChecked, timeCommands, tools } from "./lib/measure.mjs";
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
-const SECTIONS = ["startup", "throughput", "memory", "preview", "program"];
+const SECTIONS = ["startup", "throughput", "memory", "large", "preview", "program"];
 
 const { values: opts } = parseArgs({
     options: {
@@ -51,6 +52,8 @@ const P = smoke
           nodes: [3, 30],
           programRuns: 1,
           checkovSize: 100,
+          largeDocuments: 5_000,
+          largeListBytes: 2_000_000,
       }
     : {
           sizes: [1, 1000, 10000],
@@ -64,6 +67,8 @@ const P = smoke
           nodes: [3, 30, 300],
           programRuns: 3,
           checkovSize,
+          largeDocuments: 150_000,
+          largeListBytes: 50_000_000,
       };
 if (smoke) only.delete("preview");
 
@@ -312,6 +317,70 @@ function memory() {
     });
 }
 
+/** The large inputs (bench/large-inputs.mjs), written once per generator and size into the temp directory. */
+function largeInputs() {
+    const key = createHash("sha256")
+        .update(readFileSync(join(ROOT, "bench", "large-inputs.mjs")))
+        .update(JSON.stringify([P.largeDocuments, P.largeListBytes]))
+        .digest("hex")
+        .slice(0, 12);
+    const dir = join(tmpdir(), `oceanid-bench-large-${key}`);
+    const index = join(dir, "inputs.json");
+    if (existsSync(index)) return JSON.parse(readFileSync(index, "utf8"));
+    mkdirSync(dir, { recursive: true });
+    const mb = (P.largeListBytes / 1e6).toFixed(0);
+    const inputs = [
+        {
+            name: `${P.largeDocuments} documents in one file`,
+            file: join(dir, "many-documents.yaml"),
+            ...writeManyDocuments(join(dir, "many-documents.yaml"), { documents: P.largeDocuments }),
+        },
+        { name: `a ${mb} MB YAML List`, file: join(dir, "list.yaml"), ...writeBigList(join(dir, "list.yaml"), { bytes: P.largeListBytes, format: "yaml" }) },
+        { name: `a ${mb} MB JSON List`, file: join(dir, "list.json"), ...writeBigList(join(dir, "list.json"), { bytes: P.largeListBytes, format: "json" }) },
+    ];
+    writeFileSync(index, JSON.stringify(inputs));
+    return inputs;
+}
+
+function large() {
+    log(`\n== large inputs: peak RSS and time of one run each, against kubectl's reader (${since()})`);
+    if (!tools.gnuTime) {
+        notes.push("large inputs not measured: no /usr/bin/time (apt-get install time)");
+        log("  skipped: no /usr/bin/time (apt-get install time)");
+        return;
+    }
+    const kubeRead = optionalTool("build-kube-read.sh", smoke ? ["--cached-only"] : []);
+    for (const input of largeInputs()) {
+        const g = peakRssAndSeconds(guard("--format", "json", input.file), { cwd: guardRoot, timeoutSeconds: smoke ? 120 : 600 });
+        let check;
+        try {
+            const out = JSON.parse(g.stdout);
+            const found = out.violations.map((v) => v.name);
+            const same = g.status === 1 && out.summary.objects === input.objects && found.length === 1 && found[0] === LAST_NAME && out.summary.errors === 0;
+            check = `guard read ${out.summary.objects} objects and found ${found.join(", ") || "no violation"} (exit ${g.status}); the input has ${input.objects} and ${LAST_NAME} last${same ? "" : "  DIFFERS"}`;
+        } catch {
+            check = `guard exited ${g.status === 124 ? "124: stopped after the time limit" : g.status} after ${fmtS(g.seconds)}, with no report  DIFFERS`;
+        }
+        log(`  check: ${check}`);
+        if (check.endsWith("DIFFERS")) notes.push(`${input.name}: ${check.replace(/ {2}DIFFERS$/, "")}.`);
+        const figure = `oceanid-guard, ${input.name} (${(input.bytes / 1e6).toFixed(0)} MB)`;
+        if (!kubeRead.path) {
+            row("large", figure, `${fmtS(g.seconds)}, ${g.mib.toFixed(0)} MiB`);
+            continue;
+        }
+        const k = peakRssAndSeconds([kubeRead.path, input.file]);
+        row("large", `${figure}, time`, fmtS(g.seconds), { baseline: "kubectl's reader", baselineValue: fmtS(k.seconds), ratio: fmtX(g.seconds / k.seconds) });
+        row("large", `${figure}, peak RSS`, `${g.mib.toFixed(0)} MiB`, {
+            baseline: "kubectl's reader",
+            baselineValue: `${k.mib.toFixed(0)} MiB`,
+            ratio: fmtX(g.mib / k.mib),
+            target: "< 1024 MiB",
+            pass: g.mib < 1024,
+        });
+    }
+    if (!kubeRead.path) notes.push(`kube-read not measured on large inputs: ${kubeRead.missing}`);
+}
+
 function preview() {
     log(`\n== pulumi preview --stack dev, with and without the policy pack, 3 interleaved runs (${since()})`);
     const base = ["bash", join(guardRoot, "scripts", "pulumi"), "preview", "--stack", "dev"];
@@ -381,7 +450,7 @@ function program() {
 }
 
 // ---------------------------------------------------------------------------
-const toRun = { startup, throughput, memory, preview, program };
+const toRun = { startup, throughput, memory, large, preview, program };
 for (const s of SECTIONS) if (only.has(s)) toRun[s]();
 
 const seconds = Math.round((Date.now() - started) / 1000);

@@ -85,3 +85,19 @@ export function peakRssMiB(argv, { okCodes = [0], cwd } = {}) {
     if (!m) throw new Error(`no "Maximum resident set size" in /usr/bin/time -v output:\n${r.stderr.slice(-1000)}`);
     return Number(m[1]) / 1024;
 }
+
+/**
+ * Peak RSS in MiB and wall time in seconds of one run (GNU time), with its
+ * stdout and exit status. A run past `timeoutSeconds` is stopped (status 124).
+ */
+export function peakRssAndSeconds(argv, { cwd, timeoutSeconds = 900 } = {}) {
+    if (!tools.gnuTime) return undefined;
+    const r = spawnSync("/usr/bin/time", ["-f", "oceanid-bench: %e s %M KiB", "timeout", String(timeoutSeconds), ...argv], {
+        cwd,
+        encoding: "utf8",
+        maxBuffer: 1 << 30,
+    });
+    const m = /oceanid-bench: ([\d.]+) s (\d+) KiB/.exec(r.stderr);
+    if (!m) throw new Error(`no time and peak RSS from /usr/bin/time:\n${r.stderr.slice(-1000)}`);
+    return { seconds: Number(m[1]), mib: Number(m[2]) / 1024, stdout: r.stdout, status: r.status };
+}

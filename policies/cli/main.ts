@@ -2,7 +2,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import type { AppliedExemption } from "../engine/exemptions";
-import { evaluate, type Violation } from "../engine/evaluate";
+import { evaluate, PersistentVolumeMounts, withMounts, type Violation } from "../engine/evaluate";
 import { GuardConfigError, loadGuardConfig } from "../engine/guard-config";
 import { RULES } from "../rules";
 import { DEFAULT_GUARD_CONFIG, POLICIES_DIR } from "./paths";
@@ -19,7 +19,8 @@ exit: 0 no mandatory violation, 1 at least one, 2 usage error or unreadable inpu
 export interface GuardIo {
     stdout(text: string): void;
     stderr(text: string): void;
-    readStdin(): string;
+    /** Stdin's bytes, decoded as a file's are (a byte-order mark chooses UTF-16), or its text. */
+    readStdin(): string | Uint8Array;
     now(): Date;
 }
 
@@ -79,18 +80,21 @@ export function main(argv: readonly string[], io: GuardIo): number {
     const violations: Violation[] = [];
     const exemptions: AppliedExemption[] = [];
     const errors: InputError[] = [];
+    // Only names: which workloads mount which claims, to name them in a PersistentVolume's violation.
+    const mounts = new PersistentVolumeMounts();
     for (const item of read.items) {
         if ("error" in item) {
             errors.push(item.error);
             continue;
         }
         objects += item.objects.length;
+        for (const o of item.objects) mounts.add(o);
         const found = evaluate(item.objects, RULES, config, opts);
         // Copies: a name or reason cut from a file's text would keep all of that text alive after the file is done.
         for (const v of found.violations) violations.push(structuredClone(v));
         for (const e of found.exemptions) exemptions.push(structuredClone(e));
     }
-    const report: GuardReport = { files: read.files, objects, violations, exemptions, errors };
+    const report: GuardReport = { files: read.files, objects, violations: violations.map((v) => withMounts(v, mounts)), exemptions, errors };
 
     if (format === "json") io.stdout(`${toJson(report)}\n`);
     else if (format === "sarif") io.stdout(`${toSarif(report, RULES, packageVersion())}\n`);

@@ -17,7 +17,7 @@ if (cli !== undefined) {
         code = cli.main(process.argv.slice(2), {
             stdout: (t) => process.stdout.write(t),
             stderr: (t) => process.stderr.write(t),
-            readStdin: () => readFileSync(0, "utf8"),
+            readStdin: () => readFileSync(0),
             now: () => new Date(),
         });
     } catch (err) {

@@ -2,7 +2,9 @@
 // named here are defined once, in admission.ts, for every validation.
 
 /** A CEL string literal (CEL's escapes are a superset of JSON's). */
-export const celString = (s: string): string => JSON.stringify(s);
+export const celString = (s: string): string =>
+    // ASCII only: the policy travels as YAML, where a raw NEL or line separator inside quotes is read as a line break.
+    JSON.stringify(s).replace(/[^\x20-\x7e]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
 
 /** A CEL list of string literals. */
 export const celStrings = (xs: readonly string[]): string => `[${xs.map(celString).join(", ")}]`;

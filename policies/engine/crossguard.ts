@@ -1,4 +1,4 @@
-import type { ReportViolation, ResourceValidationArgs, ResourceValidationPolicy } from "@pulumi/policy";
+import type { ReportViolation, ResourceValidationArgs, ResourceValidationPolicy, StackValidationArgs, StackValidationPolicy } from "@pulumi/policy";
 import { evaluate, type Evaluation } from "./evaluate";
 import type { GuardConfig } from "./guard-config";
 import { describeKindName, fromPulumi } from "./kube-object";
@@ -27,7 +27,7 @@ export function packPolicies(rules: readonly Rule[], config: GuardConfig, now: (
             }
         },
     }));
-    const notices: ResourceValidationPolicy = {
+    const notices: ResourceValidationPolicy & Pick<StackValidationPolicy, "validateStack"> = {
         name: NOTICES_POLICY,
         description: "Lists every applied guardrail exemption (with its reason) and every unknown value reported as advisory.",
         enforcementLevel: "advisory",
@@ -41,6 +41,15 @@ export function packPolicies(rules: readonly Rule[], config: GuardConfig, now: (
             for (const v of violations) {
                 if (v.unknown && v.enforcementLevel === "advisory") report(`[${v.policy}] ${v.message}`);
             }
+        },
+        // The stack phase sees every resource: a PersistentVolume's violation is repeated here with the pods that mount it.
+        validateStack: (args: StackValidationArgs, report: ReportViolation) => {
+            const objects = args.resources.flatMap((r) => fromPulumi(r.type, proxyTarget(r.props), r.urn));
+            const volumes = objects.filter((o) => o.kind === "PersistentVolume");
+            const plain = evaluate(volumes, rules, config, { annotations: true, now: now() }).violations;
+            evaluate(volumes, rules, config, { annotations: true, now: now(), related: objects }).violations.forEach((v, i) => {
+                if (v.message !== plain[i].message) report(`[${v.policy}] ${v.message}`, v.urn);
+            });
         },
     };
     return [...perRule, notices];

@@ -31,8 +31,20 @@ export interface HostPathVolume {
     readonly raw: string | Unknown;
 }
 
-/** The pod's hostPath volumes; UNKNOWN when the volume list itself is unknown. */
+/**
+ * The hostPath volumes a pod spec's containers can mount: its own and those
+ * of the pod specs it sits in (an Argo template's Workflow); UNKNOWN when a
+ * volume list itself is unknown.
+ */
 export function hostPathVolumes(view: PodSpecView): HostPathVolume[] | Unknown {
+    const own = ownHostPathVolumes(view);
+    if (own === UNKNOWN || view.enclosing === undefined) return own;
+    const outer = hostPathVolumes(view.enclosing);
+    return outer === UNKNOWN ? UNKNOWN : [...own, ...outer];
+}
+
+/** A pod spec's own hostPath volumes; UNKNOWN when the volume list itself is unknown. */
+export function ownHostPathVolumes(view: PodSpecView): HostPathVolume[] | Unknown {
     if (view.spec === UNKNOWN) return UNKNOWN;
     const volumes = readList(view.spec, "volumes");
     if (volumes === UNKNOWN) return UNKNOWN;
@@ -51,4 +63,21 @@ export function hostPathVolumes(view: PodSpecView): HostPathVolume[] | Unknown {
         });
     });
     return out;
+}
+
+/** The node directory a PersistentVolume's `hostPath` or `local` source points at, if it has one. */
+export function persistentVolumeHostPath(body: unknown): HostPathVolume | undefined {
+    for (const source of ["hostPath", "local"] as const) {
+        const src = read(body, "spec", source);
+        if (src === undefined || src === null) continue;
+        const raw = read(body, "spec", source, "path");
+        const name = read(body, "metadata", "name");
+        return {
+            name: typeof name === "string" ? name : "(unnamed)",
+            path: ["spec", source, "path"],
+            raw: raw === UNKNOWN ? UNKNOWN : String(raw),
+            hostPath: raw === UNKNOWN ? UNKNOWN : normalizeHostPath(String(raw)),
+        };
+    }
+    return undefined;
 }

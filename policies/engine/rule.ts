@@ -1,5 +1,5 @@
 import type { KubeObject } from "./kube-object";
-import { containersOf, pathText, podSpecOf, type ContainerView, type PodSpecView } from "./pod-spec";
+import { containersOf, pathText, podSpecsOf, type ContainerView, type PodSpecView } from "./pod-spec";
 import { read, UNKNOWN } from "./unknown";
 
 export type EnforcementLevel = "mandatory" | "advisory";
@@ -56,14 +56,14 @@ export function flagFinding(obj: unknown, path: ReadonlyArray<string | number>, 
 }
 
 /**
- * Runs `check` on every container (init, regular, ephemeral) of the object's
- * pod spec. A container, or a whole list, that is not known yet becomes
- * "cannot prove <path> <what>": unknown never passes.
+ * Runs `check` on every container (init, regular, ephemeral, and those found
+ * by shape) of every pod spec the object carries. A container, or a whole
+ * list, that is not known yet becomes "cannot prove <path> <what>": unknown never passes.
  */
 export function containerFindings(obj: KubeObject, what: string, check: (container: ContainerView, pod: PodSpecView) => Finding[]): Finding[] {
-    const view = podSpecOf(obj);
-    if (view === undefined) return [];
-    const containers = containersOf(view);
-    if (containers === UNKNOWN) return [cannotProve([...view.path, "containers"], what)];
-    return containers.flatMap((c) => (c.container === UNKNOWN ? [cannotProve(c.path, what)] : check(c, view)));
+    return podSpecsOf(obj).flatMap((view) => {
+        const containers = containersOf(view);
+        if (containers === UNKNOWN) return [cannotProve([...view.path, "containers"], what)];
+        return containers.flatMap((c) => (c.container === UNKNOWN ? [cannotProve(c.path, what)] : check(c, view)));
+    });
 }

@@ -1,13 +1,15 @@
 import { TAILSCALE_IPV4_PATTERN, TAILSCALE_IPV6_PATTERN } from "../../lib/addresses";
 import { celString } from "./cel";
-import { isUnknown, read, readList, UNKNOWN, type Unknown } from "./unknown";
+import { read, readList, UNKNOWN } from "./unknown";
 
 // Tailscale settings read the way the software that runs them reads them:
 // containerboot (the image's entrypoint) takes TS_* variables, passes
-// TS_EXTRA_ARGS to `tailscale up` and TS_TAILSCALED_EXTRA_ARGS to tailscaled,
-// both split like Go's strings.Fields and parsed by Go's flag package. Each
-// helper has its CEL twin right after it, for the admission policy; where CEL
-// cannot follow the exact reading, the twin refuses a broader case.
+// TS_EXTRA_ARGS to `tailscale up`/`set` and TS_TAILSCALED_EXTRA_ARGS to
+// tailscaled, both split like Go's strings.Fields and parsed by Go's flag
+// package. Command lines a container runs itself are read in
+// tailscale-command-lines.ts, the exit node's sources in tailscale-exit-node.ts.
+// Each helper has its CEL twin right after it, for the admission policy; where
+// CEL cannot follow the exact reading, the twin refuses a broader case.
 
 /** Go's unicode.IsSpace: what strings.Fields splits on (JavaScript's \s differs: it has U+FEFF, not U+0085). */
 const GO_SPACES = "\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000";
@@ -54,68 +56,75 @@ export function goFlags(words: readonly string[], valueFlags: ReadonlySet<string
     return flags;
 }
 
-/** Words in a container's command and args that mean it runs Tailscale. */
-const RUNS_TAILSCALE = /tailscale|containerboot/i;
-
-/**
- * A Tailscale container, by what it runs: an image, command or argument that
- * names tailscale (or containerboot), or containerboot's TS_* variables. An
- * image not known yet counts (fail closed).
- */
-export function isTailscaleContainer(container: unknown): boolean {
-    const image = read(container, "image");
-    if (image === UNKNOWN) return true;
-    if (typeof image === "string" && RUNS_TAILSCALE.test(image)) return true;
-    for (const field of ["command", "args"]) {
-        const words = readList(container, field);
-        if (words !== UNKNOWN && words.some((w) => typeof w === "string" && RUNS_TAILSCALE.test(w))) return true;
-    }
-    const env = readList(container, "env");
-    return (
-        env !== UNKNOWN &&
-        env.some((e) => {
-            const name = read(e, "name");
-            return typeof name === "string" && name.startsWith("TS_");
-        })
-    );
+/** Why a setting cannot be read from the manifest. */
+export interface Unseen {
+    /** Completes "<setting> …", e.g. `comes from valueFrom.secretKeyRef "ts", which the manifest does not show`. */
+    readonly why: string;
+    /**
+     * True when the value is only not known yet (preview); such findings may be
+     * lowered to advisory. A value kept outside the manifest never is.
+     */
+    readonly pending: boolean;
 }
 
-/** isTailscaleContainer for container `c` in CEL. */
-export const tailscaleContainerCel =
-    '((has(c.image) && (c.image.lowerAscii().contains("tailscale") || c.image.lowerAscii().contains("containerboot"))) || ' +
-    '(has(c.command) && c.command.exists(w, w.lowerAscii().contains("tailscale") || w.lowerAscii().contains("containerboot"))) || ' +
-    '(has(c.args) && c.args.exists(w, w.lowerAscii().contains("tailscale") || w.lowerAscii().contains("containerboot"))) || ' +
-    '(has(c.env) && c.env.exists(e, e.name.startsWith("TS_"))))';
+export const PENDING: Unseen = { why: "is not known until the update runs", pending: true };
+
+export function isUnseen(v: unknown): v is Unseen {
+    return typeof v === "object" && v !== null && "why" in v;
+}
+
+/** `<field>.<kind> "name"` of a valueFrom or envFrom source (configMapKeyRef, secretRef, fieldRef…), for messages. */
+function sourceText(field: string, source: unknown): string {
+    const kind = typeof source === "object" && source !== null ? Object.keys(source).find((k) => k.endsWith("Ref")) : undefined;
+    if (kind === undefined) return field;
+    const name = read(source, kind, "name");
+    const prefix = read(source, "prefix");
+    const downward = kind === "fieldRef" || kind === "resourceFieldRef" ? " (the downward API)" : "";
+    return `${field}.${kind}${typeof name === "string" ? ` "${name}"` : ""}${typeof prefix === "string" ? ` (prefix ${prefix})` : ""}${downward}`;
+}
+
+/** An envFrom entry may set `name`: it has no prefix, or one that `name` starts with. */
+function envFromMaySet(entry: unknown, name: string): boolean {
+    const prefix = read(entry, "prefix");
+    return prefix === UNKNOWN || typeof prefix !== "string" || name.startsWith(prefix);
+}
 
 /**
  * An env var as the container sees it: the last entry of that name in `env`
- * (the kubelet lets later entries win). UNKNOWN when its value is not in the
- * manifest: valueFrom (a Secret, ConfigMap, the downward API), a $(VAR)
- * reference the kubelet expands, a value not known yet, or no entry while the
- * container takes variables from `envFrom`. undefined when it is not set.
+ * (the kubelet lets later entries win, and env wins over envFrom). Unseen
+ * when its value is not in the manifest: valueFrom (a Secret, a ConfigMap,
+ * the downward API), a $(VAR) reference the kubelet expands, a value not
+ * known yet, or no entry while an envFrom source may set it (one without a
+ * prefix, or with a prefix the name starts with). undefined when it is not set.
  */
-export function envValue(container: unknown, name: string): string | Unknown | undefined {
+export function envSetting(container: unknown, name: string): string | Unseen | undefined {
     const env = readList(container, "env");
-    if (env === UNKNOWN) return UNKNOWN;
-    let found: string | Unknown | undefined;
+    if (env === UNKNOWN) return PENDING;
+    let found: string | Unseen | undefined;
     for (const e of env) {
         if (read(e, "name") !== name) continue;
         const value = read(e, "value");
-        if (read(e, "valueFrom") !== undefined || value === UNKNOWN) found = UNKNOWN;
+        const from = read(e, "valueFrom");
+        if (from === UNKNOWN || (from === undefined && value === UNKNOWN)) found = PENDING;
+        else if (from !== undefined) found = { why: `comes from ${sourceText("valueFrom", from)}, which the manifest does not show`, pending: false };
         else {
             const text = typeof value === "string" ? value : value === undefined ? "" : String(value);
-            found = text.includes("$(") ? UNKNOWN : text;
+            const ref = /\$\([^)]*\)?/.exec(text);
+            found = ref === null ? text : { why: `refers to ${ref[0]}, which the kubelet expands when the container starts`, pending: false };
         }
     }
     if (found !== undefined) return found;
     const envFrom = readList(container, "envFrom");
-    return envFrom === UNKNOWN || envFrom.length > 0 ? UNKNOWN : undefined;
+    if (envFrom === UNKNOWN) return PENDING;
+    const sources = envFrom.filter((f) => envFromMaySet(f, name));
+    if (sources.length === 0) return undefined;
+    return { why: `is not in env, and ${sources.map((f) => sourceText("envFrom", f)).join(", ")} may set it`, pending: false };
 }
 
 /**
- * envValue in CEL: container `c` sets `name` to a literal for which
+ * envSetting in CEL: container `c` sets `name` to a literal for which
  * `bad(value)` holds, or the value cannot be seen (valueFrom, a $(VAR)
- * reference, or envFrom without an entry of that name): cannot prove.
+ * reference, or no entry while an envFrom source may set it): cannot prove.
  */
 export function envBadCel(name: string, bad: (value: string) => string): string {
     const n = celString(name);
@@ -123,7 +132,7 @@ export function envBadCel(name: string, bad: (value: string) => string): string 
     return (
         `((has(c.env) && c.env.exists(e, e.name == ${n})) ? ` +
         `c.env.exists(e, e.name == ${n} && (has(e.valueFrom) || (has(e.value) ? (${value}.contains("$(") || ${bad(value)}) : ${bad('""')}))) : ` +
-        "(has(c.envFrom) && c.envFrom.size() > 0))"
+        `(has(c.envFrom) && c.envFrom.exists(f, !has(f.prefix) || ${n}.startsWith(f.prefix))))`
     );
 }
 
@@ -136,13 +145,21 @@ export const KERNEL_MODE_VALUES = ["0", "f", "F", "false", "FALSE", "False"] as 
 /** tailscaled's `--tun` value that needs no tun device; any other is kernel mode. */
 export const USERSPACE_TUN = "userspace-networking";
 
+/** tailscaled's string flags the rules read: the next word is always their value. */
+const TAILSCALED_VALUE_FLAGS: ReadonlySet<string> = new Set(["tun", "config"]);
+
+/** The flags a tailscaled command line gives it, as Go's flag package reads them. */
+export function tailscaledFlags(words: readonly string[]): Map<string, string> {
+    return goFlags(words, TAILSCALED_VALUE_FLAGS);
+}
+
 /**
  * The `--tun` that TS_TAILSCALED_EXTRA_ARGS gives tailscaled: containerboot
  * puts these words after its own `--tun=userspace-networking`, so a later
  * `--tun` wins. undefined when the words set none.
  */
 export function tunOverride(daemonArgs: string): string | undefined {
-    return goFlags(goFields(daemonArgs), new Set(["tun"])).get("tun");
+    return tailscaledFlags(goFields(daemonArgs)).get("tun");
 }
 
 /**
@@ -155,73 +172,23 @@ export const tunOverrideCel = (v: string): string =>
     `t != ${celString(`--tun=${USERSPACE_TUN}`)} && t != ${celString(`-tun=${USERSPACE_TUN}`)})))`;
 
 /**
- * tailscaled started by the container's own command line (command and args,
- * as a shell line may hold several commands): the --tun each start gets, the
- * last one winning, or "tailscale0", tailscaled's default, when it gets none.
+ * A tailscaled config file (ipn.ConfigVAlpha) can set the exit node; what it
+ * holds is not in the manifest. `--config=` (empty) gives none; any other
+ * value names a file, `vm:user-data` or a Secret.
  */
-export function commandTuns(words: readonly string[]): string[] {
-    const fields = goFields(words.join(" "));
-    return fields.flatMap((w, i) => (/(^|\/)tailscaled$/.test(w) ? [goFlags(fields.slice(i + 1), new Set(["tun"])).get("tun") ?? "tailscale0"] : []));
+export function tailscaledConfig(words: readonly string[]): string | undefined {
+    const config = tailscaledFlags(words).get("config");
+    return config === "" ? undefined : config;
 }
 
-/**
- * commandTuns in CEL for the joined command line `line`, broader: a line that
- * starts tailscaled must hold `--tun=userspace-networking` and no other tun
- * flag word, in plain spaces.
- */
-export const commandTunCel = (line: string): string =>
-    `(${line}.split(" ").exists(w, w == "tailscaled" || w.endsWith("/tailscaled")) && (${otherSpaceCel(line)} || ` +
-    `!${line}.split(" ").exists(t, t == ${celString(`--tun=${USERSPACE_TUN}`)} || t == ${celString(`-tun=${USERSPACE_TUN}`)}) || ` +
-    `${line}.split(" ").exists(t, (t.startsWith("-tun") || t.startsWith("--tun")) && t != ${celString(`--tun=${USERSPACE_TUN}`)} && t != ${celString(`-tun=${USERSPACE_TUN}`)})))`;
+/** tailscaledConfig in CEL, broader: any `config` flag word other than an empty `--config=`, or white space other than plain spaces. */
+export const tailscaledConfigCel = (v: string): string =>
+    `(${v}.contains("config") && (${otherSpaceCel(v)} || ${v}.split(" ").exists(t, (t.startsWith("-config") || t.startsWith("--config")) && ` +
+    't != "--config=" && t != "-config=")))';
 
-export interface ExitNodeSetting {
-    /** The value given to --exit-node (may be ""), or UNKNOWN. */
-    readonly value: string | Unknown;
-    /** Where it was found, for messages: `TS_EXTRA_ARGS`, `command`, `args`. */
-    readonly where: string;
-}
-
-/** The exit node `tailscale up` takes from TS_EXTRA_ARGS: the last --exit-node, as Go's flag package reads it. */
+/** The exit node `tailscale up`/`set` takes from TS_EXTRA_ARGS: the last --exit-node, as Go's flag package reads it. */
 export function extraArgsExitNode(extraArgs: string): string | undefined {
     return goFlags(goFields(extraArgs), new Set(["exit-node"])).get("exit-node");
-}
-
-/**
- * Every --exit-node value in a command line the container runs itself (a
- * shell line, `tailscale up …`): where the command is unknown, every
- * occurrence counts, in either spelling.
- */
-export function commandExitNodes(words: readonly string[]): string[] {
-    const fields = goFields(words.join(" "));
-    const values: string[] = [];
-    fields.forEach((w, i) => {
-        const m = /^--?exit-node(=(.*))?$/.exec(w);
-        if (m === null) return;
-        if (m[1] !== undefined) values.push(m[2]);
-        else if (i + 1 < fields.length) values.push(fields[i + 1]);
-    });
-    return values;
-}
-
-/** Every exit node the container asks for: TS_EXTRA_ARGS, and its own command line. */
-export function exitNodeSettings(container: unknown): ExitNodeSetting[] {
-    const out: ExitNodeSetting[] = [];
-    const extra = envValue(container, "TS_EXTRA_ARGS");
-    if (extra === UNKNOWN) out.push({ value: UNKNOWN, where: "TS_EXTRA_ARGS" });
-    else if (extra !== undefined) {
-        const value = extraArgsExitNode(extra);
-        if (value !== undefined) out.push({ value, where: "TS_EXTRA_ARGS" });
-    }
-    for (const field of ["command", "args"] as const) {
-        const list = readList(container, field);
-        if (list === UNKNOWN) {
-            out.push({ value: UNKNOWN, where: field });
-            continue;
-        }
-        const words = list.filter((w): w is string => typeof w === "string" && !isUnknown(w));
-        out.push(...commandExitNodes(words).map((value) => ({ value, where: field })));
-    }
-    return out;
 }
 
 /**

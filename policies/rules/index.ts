@@ -2,6 +2,7 @@ import { daemonsetNoHostNetwork } from "./daemonset-no-host-network/rule";
 import type { Rule } from "../engine/rule";
 import { helmReleaseOpaque } from "./helm-release-opaque/rule";
 import { noHostPathNetworkState } from "./no-host-path-network-state/rule";
+import { noOpaquePodTemplate } from "./no-opaque-pod-template/rule";
 import { noPrivilegedNetworking } from "./no-privileged-networking/rule";
 import { tailscaleExitNodeByIp } from "./tailscale-exit-node-by-ip/rule";
 import { tailscaleUserspaceOnly } from "./tailscale-userspace-only/rule";
@@ -18,5 +19,6 @@ export const RULES: readonly Rule[] = [
     noPrivilegedNetworking,
     tailscaleExitNodeByIp,
     tailscaleUserspaceOnly,
+    noOpaquePodTemplate,
     helmReleaseOpaque,
 ];

@@ -1,7 +1,7 @@
 // What the API server enforces, as a reviewer reads it: the generated
 // ValidatingAdmissionPolicy and binding for the repo's guard config, compared
 // with the checked-in golden file. A change to any rule's CEL or message shows
-// up in review as a diff of that file (update it with `npx vitest run -u`).
+// up in review as a diff of that file (update it with `npx vitest run test/admission/golden.test.ts --update`).
 import { join } from "node:path";
 import { expect, it } from "vitest";
 import { stringify } from "yaml";

@@ -1,7 +1,6 @@
 import { evaluate } from "@marcbachmann/cel-js";
 import { admissionManifests } from "../../policies/engine/admission";
 import { RULES } from "../../policies/rules";
-import { POD_CARRYING_KINDS } from "../../policies/engine/pod-spec";
 import type { Obj } from "../fixtures/guard-cases";
 import { guardConfig, NOW } from "./gates";
 
@@ -24,7 +23,8 @@ export function admissionDenials(objects: Obj[], exemptions: Obj[] = []): { deni
     const denied: string[] = [];
     const messages: string[] = [];
     for (const object of objects.flatMap(asApplied)) {
-        if (!POD_CARRYING_KINDS.includes(object.kind)) continue;
+        // The objects the API server would run the policy on: its match conditions, as it evaluates them.
+        if (!policy.spec.matchConditions.every((m) => evaluate(m.expression, { object }) === true)) continue;
         const variables: Record<string, unknown> = {};
         for (const v of policy.spec.variables) variables[v.name] = evaluate(v.expression, { object, variables });
         policy.spec.validations.forEach((v, i) => {

@@ -186,3 +186,24 @@ describe("inputs the fuzzer found", () => {
         expect(run.stderr).toMatch(/^oceanid-guard: <stdin>:1: document 1 /);
     });
 });
+
+describe("oceanid-guard on a PersistentVolume on a protected host path", () => {
+    it("names the workloads that mount it through their claims, from every file of the run", () => {
+        const dir = tmpDir();
+        const pv = { apiVersion: "v1", kind: "PersistentVolume", metadata: { name: "state" }, spec: { hostPath: { path: "/var/lib/rancher" } } };
+        const pvc = { apiVersion: "v1", kind: "PersistentVolumeClaim", metadata: { name: "data", namespace: "apps" }, spec: { volumeName: "state" } };
+        const spec = compliantPodSpec();
+        spec.volumes = [{ name: "data", persistentVolumeClaim: { claimName: "data" } }];
+        writeFileSync(join(dir, "a-volume.yaml"), `${stringify(pv)}---\n${stringify(pvc)}`);
+        writeFileSync(join(dir, "b-app.yaml"), stringify(deployment(spec, { name: "web" })));
+        const run = runCliArgs(["--format", "json", dir]);
+        expect(run.code).toBe(1);
+        const messages = (JSON.parse(run.stdout) as { violations: { name: string; message: string }[] }).violations.map((v) => [v.name, v.message]);
+        expect(messages).toEqual([
+            [
+                "state",
+                'PersistentVolume state: points at host path "/var/lib/rancher" (spec.hostPath.path), which matches the protected host path /var/lib/rancher: node network and cluster state survive the pod and break the node when they go wrong; mounted by Deployment apps/web (claim apps/data)',
+            ],
+        ]);
+    });
+});

@@ -1,114 +1,134 @@
 // What oceanid-guard reads from a file must be what kubectl sends: kube-read
 // (scripts/toolchain/kube-read, k8s.io/cli-runtime's resource builder at the
-// cluster's Kubernetes version, built by setup) prints kubectl's objects, and
-// every file here must give the guard the same objects, field for field.
-// A difference is a way around the gate; policies/cli/kubectl-yaml.ts holds
-// what the guard does differently from the `yaml` package's defaults.
-import { spawnSync } from "node:child_process";
-import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+// cluster's Kubernetes version, built by setup) prints kubectl's objects and
+// errors, and every file here must give the guard the same objects, field for
+// field, or an error where kubectl has one (kubectl-harness.ts).
+// policies/cli/kubectl/ holds what the guard does differently from the
+// `yaml` package's defaults.
+import { mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import fc from "fast-check";
-import { describe, expect, it } from "vitest";
-import { decodeManifestBytes } from "../../policies/cli/kubectl-yaml";
-import { parseManifests } from "../../policies/cli/read-manifests";
-import { TOOLS_BIN } from "../helpers/pulumi-cli";
+import { afterAll, describe, expect, it } from "vitest";
 import { ROOT } from "../helpers/stack-file";
+import { compare, DELIBERATE_REFUSALS, describe as show, guardReads, kubectlReads } from "./kubectl-harness";
 
-type Json = unknown;
+const PARITY = join(ROOT, "test", "fixtures", "kubectl-parity");
 
-/** Key order does not matter to the API server. */
-const canonical = (v: Json): Json =>
-    Array.isArray(v)
-        ? v.map(canonical)
-        : v !== null && typeof v === "object"
-          ? Object.fromEntries(
-                Object.keys(v)
-                    .sort()
-                    .map((k) => [k, canonical((v as Record<string, Json>)[k])]),
-            )
-          : v;
-
-/** kubectl's objects per file, in order, and the files it refuses whole (bad document separators). */
-function kubectlReads(dir: string): { objects: Map<string, Json[]>; refused: Set<string> } {
-    const r = spawnSync(join(TOOLS_BIN, "kube-read"), ["-dump", dir], { encoding: "utf8", maxBuffer: 64 << 20 });
-    if (r.error) throw new Error(`kube-read: ${r.error.message} (run npm run setup)`);
-    const objects = new Map<string, Json[]>();
-    for (const line of r.stdout.split("\n")) {
-        if (!line.startsWith("{")) continue;
-        const { source, object } = JSON.parse(line) as { source: string; object: Json };
-        objects.set(source, [...(objects.get(source) ?? []), canonical(object)]);
-    }
-    const refused = new Set([...r.stderr.matchAll(/error parsing (\S+): /g)].map((m) => m[1]));
-    return { objects, refused };
-}
-
-/** The guard's objects for one file, in order, and whether it reports the file (or a document) unreadable: exit 2. */
-function guardReads(file: string): { objects: Json[]; unreadable: boolean } {
-    const objects: Json[] = [];
-    let unreadable = false;
-    for (const item of parseManifests(decodeManifestBytes(readFileSync(file)), file)) {
-        if ("error" in item) unreadable = true;
-        else objects.push(...item.objects.map((o) => canonical(o.body)));
-    }
-    return { objects, unreadable };
-}
-
-function expectSameReading(dir: string): void {
-    const kubectl = kubectlReads(dir);
-    const files = readdirSync(dir, { recursive: true })
+/** The manifest files under `dir`, recursively, in order. */
+function manifests(dir: string): string[] {
+    return readdirSync(dir, { recursive: true })
         .map(String)
         .filter((f) => /\.(ya?ml|json)$/.test(f))
-        .map((f) => join(dir, f));
+        .sort()
+        .map((f) => join(dir, f))
+        .filter((f) => statSync(f).isFile());
+}
+
+function expectSameReading(files: string[]): void {
     expect(files.length).toBeGreaterThan(0);
-    for (const file of files) {
-        const guard = guardReads(file);
-        // A file kubectl refuses is applied by nobody: the guard must say it cannot read it.
-        if (kubectl.refused.has(file)) expect(guard.unreadable, file).toBe(true);
-        else expect(guard.objects, file).toEqual(kubectl.objects.get(file) ?? []);
-    }
+    const disagreements = compare(files);
+    expect(disagreements.map(show)).toEqual([]);
 }
 
 describe("oceanid-guard reads what kubectl sends", () => {
-    it("YAML 1.1 scalars, merge keys in either order, repeated keys, anchors, JSON streams, Lists, CRLF, byte-order marks, separators", () => {
-        expectSameReading(join(ROOT, "test", "fixtures", "kubectl-parity"));
+    const fixtures = manifests(PARITY).filter((f) => !f.includes("/deliberate/"));
+
+    it("the parity fixtures: scalars, tags, merge keys, line ends, document ends, JSON streams, lists, metadata, keys", () => {
+        expectSameReading(fixtures);
+    });
+
+    it("refuses every file in refused/, as kubectl does", () => {
+        const refused = fixtures.filter((f) => f.includes("/refused/"));
+        expect(refused.length).toBeGreaterThan(40);
+        const kubectl = kubectlReads(refused);
+        for (const file of refused) {
+            expect(kubectl.errors.get(file), `kubectl reads ${file}`).toBeDefined();
+            expect(guardReads(file).errors, `the guard reads ${file}`).not.toEqual([]);
+        }
+    });
+
+    it("refuses on purpose what kubectl reads differently from every other YAML reader, and says why", () => {
+        const deliberate = manifests(join(PARITY, "deliberate"));
+        expect(deliberate.length).toBe(3);
+        const kubectl = kubectlReads(deliberate);
+        for (const file of deliberate) {
+            expect(kubectl.errors.get(file), file).toBeUndefined();
+            expect(kubectl.objects.get(file)?.length, file).toBe(1);
+            const { objects, errors } = guardReads(file);
+            expect(objects).toEqual([]);
+            expect(errors.length).toBe(1);
+            expect(
+                DELIBERATE_REFUSALS.some((re) => re.test(errors[0])),
+                errors[0],
+            ).toBe(true);
+        }
+    });
+
+    it("every disagreement the fuzzer ever found (found/)", () => {
+        const found = manifests(join(PARITY, "found"));
+        expect(found.length).toBeGreaterThan(0);
+        expectSameReading(found);
     });
 
     it("every rule fixture and the incident's manifest", () => {
-        expectSameReading(join(ROOT, "policies", "rules"));
-        expectSameReading(join(ROOT, "test", "fixtures", "incident"));
+        expectSameReading([...manifests(join(ROOT, "policies", "rules")), ...manifests(join(ROOT, "test", "fixtures", "incident"))]);
     });
 
+    const dir = mkdtempSync(join(tmpdir(), "oceanid-parity-"));
+    afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
     it("generated spellings of the incident's switches (booleans, merge keys, anchors, key order)", () => {
-        const bools = ["true", "True", "TRUE", "yes", "Yes", "YES", "y", "Y", "on", "On", "ON", "false", "no", "n", "off", "OFF", '"true"'];
-        const field = fc.constantFrom("hostNetwork", "hostPID", "hostIPC");
+        const bools = [
+            "true",
+            "True",
+            "TRUE",
+            "yes",
+            "Yes",
+            "YES",
+            "y",
+            "Y",
+            "on",
+            "On",
+            "ON",
+            "false",
+            "no",
+            "n",
+            "off",
+            "OFF",
+            '"true"',
+            "!!bool yes",
+            "!!str on",
+        ];
         const spelling = fc.record({
-            field,
+            field: fc.constantFrom("hostNetwork", "hostPID", "hostIPC"),
             value: fc.constantFrom(...bools),
             other: fc.constantFrom(...bools),
             form: fc.constantFrom("plain", "merge-before", "merge-after", "anchor", "repeat", "merge-list"),
         });
-        const dir = mkdtempSync(join(tmpdir(), "oceanid-parity-"));
-        fc.sample(fc.array(spelling, { minLength: 1, maxLength: 3 }), { numRuns: 150, seed: 20251013 }).forEach((fields, i) => {
+        const files = fc.sample(fc.array(spelling, { minLength: 1, maxLength: 3 }), { numRuns: 150, seed: 20251013 }).map((fields, i) => {
             const lines = fields.map(({ field: f, value, other, form }) => {
                 switch (form) {
                     case "plain":
-                        return `  ${f}: ${value}`;
+                        return `${f}: ${value}`;
                     case "merge-before":
-                        return `  <<: {${f}: ${value}}\n  ${f}: ${other}`;
+                        return `<<: {${f}: ${value}}\n${f}: ${other}`;
                     case "merge-after":
-                        return `  ${f}: ${other}\n  <<: {${f}: ${value}}`;
+                        return `${f}: ${other}\n<<: {${f}: ${value}}`;
                     case "anchor":
-                        return `  ${f}: &v${i} ${value}`;
+                        return `${f}: &v${i} ${value}`;
                     case "repeat":
-                        return `  ${f}: ${other}\n  ${f}: ${value}`;
+                        return `${f}: ${other}\n${f}: ${value}`;
                     case "merge-list":
-                        return `  <<: [{${f}: ${value}}, {${f}: ${other}}]`;
+                        return `<<: [{${f}: ${value}}, {${f}: ${other}}]`;
                 }
             });
-            const text = `apiVersion: apps/v1\nkind: DaemonSet\nmetadata: {name: ds${i}, namespace: apps}\nspec:\n template:\n  spec:\n${lines.map((l) => l.replace(/^ {2}/gm, "   ")).join("\n")}\n   containers: [{name: a, image: b}]\n`;
-            writeFileSync(join(dir, `g${String(i).padStart(3, "0")}.yaml`), text);
+            const body = lines.join("\n").replace(/^/gm, "      ");
+            const text = `apiVersion: apps/v1\nkind: DaemonSet\nmetadata: {name: ds${i}, namespace: apps}\nspec:\n  template:\n    spec:\n${body}\n      containers: [{name: a, image: b}]\n`;
+            const file = join(dir, `g${String(i).padStart(3, "0")}.yaml`);
+            writeFileSync(file, text);
+            return file;
         });
-        expectSameReading(dir);
+        expectSameReading(files);
     });
 });

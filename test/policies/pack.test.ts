@@ -13,7 +13,7 @@ const UNKNOWN_BOOL = "1c4a061d-8072-4f0a-a4cb-0ff528b18fe7";
 const UNKNOWN_STRING = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
 
 describe("the policy pack", () => {
-    it("has the seven rules plus the notices policy, with these IDs and levels", () => {
+    it("has the eight rules plus the notices policy, with these IDs and levels", () => {
         const policies = packPolicies(RULES, guardConfig());
         expect(policies.map((p) => [p.name, p.enforcementLevel])).toEqual([
             ["daemonset-no-host-network", "mandatory"],
@@ -22,6 +22,7 @@ describe("the policy pack", () => {
             ["no-privileged-networking", "mandatory"],
             ["tailscale-exit-node-by-ip", "mandatory"],
             ["tailscale-userspace-only", "mandatory"],
+            ["no-opaque-pod-template", "mandatory"],
             ["helm-release-opaque", "advisory"],
             ["guardrails-notices", "advisory"],
         ]);

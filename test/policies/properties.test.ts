@@ -57,7 +57,8 @@ describe("a hostNetwork DaemonSet is never hidden", () => {
                 );
 
                 const cli = runCliArgs(["--format", "json", "-"], stringify(doc));
-                expect(cli.code).toBe(1);
+                // kubectl refuses a List inside a List: unreadable input (exit 2), and what it holds is still reported.
+                expect(cli.code).toBe(depth >= 2 ? 2 : 1);
                 expect(JSON.parse(cli.stdout).violations.map((v: { policy: string }) => v.policy)).toContain("daemonset-no-host-network");
                 expect(packVerdict([doc]).mandatory).toContain("daemonset-no-host-network");
             }),

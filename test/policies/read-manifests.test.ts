@@ -1,116 +1,41 @@
-// The reader hands out one document at a time; what it finds is what yaml's parseAllDocuments
-// over the whole text finds (the reader before it streamed): the same objects, lines and errors.
-import fc from "fast-check";
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+// readManifests: which files it reads for a path (directories, symbolic links,
+// stdin), in what order, one document at a time, and with which lines.
+import { spawnSync } from "node:child_process";
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { describe, expect, it } from "vitest";
-import { isMap, isSeq, LineCounter, parseAllDocuments, stringify, type Node } from "yaml";
-import { applyMergeKeys, KUBECTL_YAML } from "../../policies/cli/kubectl-yaml";
-import { parseManifests, readManifests, type InputError } from "../../policies/cli/read-manifests";
-import { fromManifest, type KubeObject } from "../../policies/engine/kube-object";
-import { asHelmOutput, deployment, GUARD_CASES } from "../fixtures/guard-cases";
+import { afterAll, describe, expect, it } from "vitest";
+import { stringify } from "yaml";
+import { main } from "../../policies/cli/main";
+import { expandPaths, parseManifests, readManifests, type ReadItem } from "../../policies/cli/read-manifests";
+import { deployment } from "../fixtures/guard-cases";
 import { ROOT } from "../helpers/stack-file";
+import { kubectlReads } from "./kubectl-harness";
 
-/** The reader as it was: every document parsed at once, lines from yaml's LineCounter. */
-function allAtOnce(text: string, file: string): { objects: KubeObject[]; errors: InputError[] } {
-    if (text.includes("\u0000")) return { objects: [], errors: [{ file, message: "binary data (NUL bytes), not a YAML or JSON manifest" }] };
-    const lineCounter = new LineCounter();
-    const lineOf = (offset: number | undefined) => (offset === undefined ? undefined : lineCounter.linePos(offset).line);
-    const objects: KubeObject[] = [];
-    const errors: InputError[] = [];
-    const expand = (value: Record<string, unknown>, node: Node, line: number | undefined): KubeObject[] => {
-        if (!Object.hasOwn(value, "items")) return fromManifest(value, { file, line });
-        if (value.items === null) return [];
-        if (!Array.isArray(value.items)) throw new Error('"items" is not a list');
-        const itemsNode = isMap(node) ? node.get("items", true) : undefined;
-        const items = isSeq(itemsNode) ? itemsNode : { items: [] };
-        const kind = value.kind as string;
-        const itemKind = kind === "List" ? undefined : kind.endsWith("List") ? kind.slice(0, -"List".length) : kind;
-        return (value.items as unknown[]).flatMap((item, i) => {
-            if (item === null || typeof item !== "object") return [];
-            const own = item as Record<string, unknown>;
-            const typed = { ...own, apiVersion: own.apiVersion ?? value.apiVersion, kind: own.kind ?? itemKind };
-            const itemNode = items.items[i] as Node | undefined;
-            const itemLine = lineOf(itemNode?.range?.[0]) ?? line;
-            return itemNode ? expand(typed, itemNode, itemLine) : fromManifest(typed, { file, line: itemLine });
-        });
-    };
-    parseAllDocuments(text, { ...KUBECTL_YAML, lineCounter }).forEach((doc, index) => {
-        if (doc.errors.length > 0) {
-            const e = doc.errors[0];
-            errors.push({ file, line: lineOf(e.pos[0]), message: `document ${index + 1} is not valid YAML: ${e.message.split("\n")[0]}` });
-            return;
-        }
-        const node = doc.contents as Node | null;
-        if (node === null || (node as { value?: unknown }).value === null) return;
-        const line = lineOf(node.range?.[0]);
-        if (!isMap(node)) {
-            errors.push({ file, line, message: `document ${index + 1} is ${isSeq(node) ? "a list" : "a scalar"}, not a Kubernetes object` });
-            return;
-        }
-        let value: Record<string, unknown>;
-        try {
-            applyMergeKeys(doc);
-            value = doc.toJS({ maxAliasCount: 100 }) as Record<string, unknown>;
-        } catch (err) {
-            errors.push({ file, line, message: `document ${index + 1} cannot be read: ${(err as Error).message.split("\n")[0]}` });
-            return;
-        }
-        if (typeof value.apiVersion !== "string" || typeof value.kind !== "string") {
-            errors.push({ file, line, message: `document ${index + 1} has no apiVersion/kind: not a Kubernetes manifest` });
-            return;
-        }
-        try {
-            objects.push(...expand(value, node, line));
-        } catch (err) {
-            errors.push({ file, line, message: `document ${index + 1} cannot be read: ${(err as Error).message}` });
-        }
-    });
-    return { objects, errors };
+const dirs: string[] = [];
+const tmpDir = () => {
+    const d = mkdtempSync(join(tmpdir(), "oceanid-read-"));
+    dirs.push(d);
+    return d;
+};
+afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
+
+const pod = (name: string, extra = "") => `apiVersion: v1\nkind: Pod\nmetadata: {name: ${name}}\n${extra}`;
+const hostNetworkDs = (name: string) =>
+    `apiVersion: apps/v1\nkind: DaemonSet\nmetadata: {name: ${name}, namespace: apps}\nspec:\n  template:\n    spec:\n      hostNetwork: true\n      containers: [{name: a, image: b}]\n`;
+
+/** Each item's objects as [name, line], and each error as [message, line]. */
+function summary(items: Iterable<ReadItem>): Array<[string, number | undefined]> {
+    return [...items].flatMap((item): Array<[string, number | undefined]> =>
+        "error" in item
+            ? [[item.error.message, item.error.line]]
+            : item.objects.map((o) => [(o.body as { metadata: { name: string } }).metadata.name, o.source.line]),
+    );
 }
-
-function streamed(text: string, file: string): { objects: KubeObject[]; errors: InputError[] } {
-    const objects: KubeObject[] = [];
-    const errors: InputError[] = [];
-    for (const item of parseManifests(text, file)) {
-        if ("error" in item) errors.push(item.error);
-        else objects.push(...item.objects);
-    }
-    return { objects, errors };
-}
-
-describe("one document at a time reads what parseAllDocuments reads", () => {
-    it("the guard fixtures as Helm output, the incident, a List between bad documents, CRLF lines", () => {
-        const texts = [
-            asHelmOutput(GUARD_CASES.flatMap((c) => c.objects)),
-            readFileSync(join(ROOT, "test", "fixtures", "incident", "tailscale-daemonset.yaml"), "utf8"),
-            `${stringify({ apiVersion: "v1", kind: "List", items: [deployment(), deployment()] })}---\nkind: [unclosed\n---\n- a\n---\n${stringify(deployment())}`,
-            'apiVersion: v1\r\nkind: ConfigMap\r\nmetadata:\r\n  name: crlf\r\ndata:\r\n  k: "é ü 雪"\r\n---\r\napiVersion: v1\r\nkind: Pod\r\n',
-        ];
-        for (const text of texts) {
-            const read = streamed(text, "f.yaml");
-            expect(read).toEqual(allAtOnce(text, "f.yaml"));
-            expect(read.objects.length + read.errors.length).toBeGreaterThan(0);
-        }
-    });
-
-    it("on random YAML-looking text", () => {
-        const parts = ["apiVersion: v1\n", "kind: Pod\n", "kind: List\nitems:\n", "- ", ": ", "---\n", "...\n", "\n", "  ", "    ", "{", "}", "[", "]"];
-        const more = ["'", '"', "&a ", "*a", "<<: *a\n", "|\n", ">-\n", "#", "x", "é", "\r\n", "%YAML 1.2\n", "!!str ", "\u0000"];
-        fc.assert(
-            fc.property(fc.array(fc.constantFrom(...parts, ...more), { maxLength: 80 }), (pieces) => {
-                const text = pieces.join("");
-                expect(streamed(text, "f.yaml")).toEqual(allAtOnce(text, "f.yaml"));
-            }),
-            { numRuns: 500 },
-        );
-    });
-});
 
 describe("readManifests", () => {
     it("yields missing paths first, then each file's documents in order, one at a time", () => {
-        const good = join(mkdtempSync(join(tmpdir(), "oceanid-read-")), "two.yaml");
+        const good = join(tmpDir(), "two.yaml");
         writeFileSync(good, `${stringify(deployment())}---\n${stringify(deployment(undefined, { name: "second" }))}`);
         const read = readManifests(["/nonexistent/a.yaml", good], () => "");
         expect(read.files).toEqual([good]);
@@ -123,5 +48,106 @@ describe("readManifests", () => {
             ["second", { file: good, line: 1 + stringify(deployment()).split("\n").length }],
         ]);
         expect(items.next().done).toBe(true);
+    });
+
+    it("gives each document, list item and JSON value its own line", () => {
+        const yaml = `# a comment\n${pod("a")}---\napiVersion: v1\nkind: List\nitems:\n- ${pod("b").replace(/\n(?=.)/g, "\n  ")}- ${pod("c").replace(/\n(?=.)/g, "\n  ")}`;
+        expect(summary(parseManifests(yaml, "f.yaml"))).toEqual([
+            ["a", 2],
+            ["b", 9],
+            ["c", 12],
+        ]);
+        const json = `{"apiVersion":"v1","kind":"Pod","metadata":{"name":"d"}}\n\n{"apiVersion":"v1","kind":"List","items":[\n{"apiVersion":"v1","kind":"Pod","metadata":{"name":"e"}},\n{"apiVersion":"v1","kind":"Pod","metadata":{"name":"f"}}]}\n`;
+        expect(summary(parseManifests(json, "f.json"))).toEqual([
+            ["d", 1],
+            ["e", 4],
+            ["f", 5],
+        ]);
+        // CR LF lines count once; an error names its document and line.
+        expect(summary(parseManifests(`${pod("g").replaceAll("\n", "\r\n")}---\r\nkind: [unclosed\r\n`, "f.yaml"))).toEqual([
+            ["g", 1],
+            ["document 2 cannot be read: Flow sequence in block collection must be sufficiently indented and end with a ]", 5],
+        ]);
+    });
+
+    it("says which document kubectl refuses and why, and reads on", () => {
+        const text = `${pod("ok")}---\n${pod("y")}---\napiVersion: v1\nkind: List\nitems:\n- {apiVersion: v1, kind: List, items: []}\n---\n${pod("after")}`;
+        expect(summary(parseManifests(text, "f.yaml"))).toEqual([
+            ["ok", 1],
+            ["document 2 cannot be read: json: cannot unmarshal bool into Go struct field metadataOnlyObject.metadata.name of type string", 5],
+            ['document 3 cannot be read: item 1 is a list itself (it has "items"), which kubectl does not expand', 12],
+            ["after", 14],
+        ]);
+    });
+
+    it("reads stdin's bytes as a file's: UTF-16 with a byte-order mark", () => {
+        const bytes = Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(hostNetworkDs("from-stdin"), "utf16le")]);
+        const read = readManifests(["-"], () => bytes);
+        expect(read.files).toEqual(["<stdin>"]);
+        expect(summary(read.items)).toEqual([["from-stdin", 1]]);
+        let stdout = "";
+        const code = main(["--format", "json", "-"], { stdout: (t) => (stdout += t), stderr: () => undefined, readStdin: () => bytes, now: () => new Date(0) });
+        expect(code).toBe(1);
+        expect((JSON.parse(stdout) as { violations: { name: string; policy: string }[] }).violations.map((v) => [v.name, v.policy])).toContainEqual([
+            "from-stdin",
+            "daemonset-no-host-network",
+        ]);
+    });
+
+    // The bin script hands main() stdin's bytes, so a byte-order mark there chooses UTF-16 as in a file.
+    it("reads UTF-16 with a byte-order mark on stdin through the oceanid-guard process", () => {
+        const bytes = Buffer.concat([Buffer.from([0xfe, 0xff]), Buffer.from(hostNetworkDs("from-stdin"), "utf16le").swap16()]);
+        const run = spawnSync(process.execPath, [join(ROOT, "policies", "cli", "oceanid-guard.cjs"), "--format", "json", "-"], {
+            input: bytes,
+            encoding: "utf8",
+        });
+        expect(run.stderr).toBe("");
+        expect(run.status).toBe(1);
+        expect((JSON.parse(run.stdout) as { summary: { objects: number } }).summary.objects).toBe(1);
+    });
+});
+
+describe("directories as kubectl -R walks them, and more", () => {
+    // root/: a.yaml, file-link.yaml -> outside/b.yaml, dir-link -> outside-dir/ (c.yaml), up -> root, dangling.yaml -> nothing
+    const base = tmpDir();
+    const root = join(base, "root");
+    mkdirSync(join(root, "sub"), { recursive: true });
+    mkdirSync(join(base, "outside-dir"));
+    writeFileSync(join(root, "a.yaml"), pod("a"));
+    writeFileSync(join(root, "sub", "s.yml"), pod("s"));
+    writeFileSync(join(root, "notes.txt"), "not a manifest");
+    writeFileSync(join(base, "b.yaml"), hostNetworkDs("through-a-file-link"));
+    writeFileSync(join(base, "outside-dir", "c.json"), JSON.stringify({ apiVersion: "v1", kind: "Pod", metadata: { name: "c" } }));
+    symlinkSync(join(base, "b.yaml"), join(root, "file-link.yaml"));
+    symlinkSync(join(base, "outside-dir"), join(root, "dir-link"));
+    symlinkSync(root, join(root, "sub", "up"));
+    symlinkSync(join(base, "missing.yaml"), join(root, "dangling.yaml"));
+    symlinkSync(join(base, "missing.txt"), join(root, "dangling.txt"));
+
+    it("reads every file kubectl reads, a linked file too, and also what a linked directory holds, each once", () => {
+        const { files, errors } = expandPaths([root]);
+        expect(files).toEqual([join(root, "a.yaml"), join(root, "dir-link", "c.json"), join(root, "file-link.yaml"), join(root, "sub", "s.yml")]);
+        expect(errors).toEqual([{ file: join(root, "dangling.yaml"), message: "cannot read: ENOENT (a symbolic link to nothing)" }]);
+        const kubectl = kubectlReads([root]);
+        // kubectl follows the file link and skips the directory link; everything it sends, the guard reads.
+        expect([...kubectl.objects.keys()].sort()).toEqual([join(root, "a.yaml"), join(root, "file-link.yaml"), join(root, "sub", "s.yml")]);
+        for (const source of kubectl.objects.keys()) expect(files).toContain(source);
+        expect(kubectl.errors.get(root)?.join("\n")).toContain(join(root, "dangling.yaml"));
+    });
+
+    it("checks a linked file, and exits 2 naming a link to nothing", () => {
+        let stdout = "";
+        let stderr = "";
+        const code = main(["--format", "json", root], {
+            stdout: (t) => (stdout += t),
+            stderr: (t) => (stderr += t),
+            readStdin: () => "",
+            now: () => new Date(0),
+        });
+        expect(code).toBe(2);
+        expect(stderr).toBe(`oceanid-guard: ${join(root, "dangling.yaml")}: cannot read: ENOENT (a symbolic link to nothing)\n`);
+        const out = JSON.parse(stdout) as { summary: { objects: number }; violations: { name: string; file: string }[] };
+        expect(out.summary.objects).toBe(4);
+        expect(out.violations.map((v) => [v.name, v.file])).toContainEqual(["through-a-file-link", join(root, "file-link.yaml")]);
     });
 });

@@ -45,6 +45,7 @@ describe("index.ts on the dev stack", () => {
             "no-privileged-networking",
             "tailscale-exit-node-by-ip",
             "tailscale-userspace-only",
+            "no-opaque-pod-template",
         ]);
         const [binding] = byType("kubernetes:admissionregistration.k8s.io/v1:ValidatingAdmissionPolicyBinding");
         expect(binding.inputs.spec.validationActions).toEqual(["Deny", "Audit"]);

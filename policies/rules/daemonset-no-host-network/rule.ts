@@ -1,8 +1,7 @@
 import type { Rule } from "../../engine/rule";
 import { cannotProve, flagFinding } from "../../engine/rule";
-import { podSpecOf } from "../../engine/pod-spec";
+import { podSpecsFlagCel, podSpecsOf } from "../../engine/pod-spec";
 import { UNKNOWN } from "../../engine/unknown";
-import { podFlagCel } from "../../engine/cel";
 
 /** The incident's mistake: a DaemonSet on the host network changes every node's network at once. */
 export const daemonsetNoHostNetwork: Rule = {
@@ -14,16 +13,18 @@ export const daemonsetNoHostNetwork: Rule = {
     enforcementLevel: "mandatory",
     check(obj) {
         if (obj.kind !== "DaemonSet") return [];
-        const view = podSpecOf(obj)!;
-        if (view.spec === UNKNOWN) return [cannotProve([...view.path, "hostNetwork"], "is false")];
-        return flagFinding(
-            obj.body,
-            [...view.path, "hostNetwork"],
-            "a DaemonSet on the host network runs on every node at once and can cut the nodes off (the 2025-10-13 outage)",
+        return podSpecsOf(obj).flatMap((view) =>
+            view.spec === UNKNOWN
+                ? [cannotProve([...view.path, "hostNetwork"], "is false")]
+                : flagFinding(
+                      obj.body,
+                      [...view.path, "hostNetwork"],
+                      "a DaemonSet on the host network runs on every node at once and can cut the nodes off (the 2025-10-13 outage)",
+                  ),
         );
     },
     admission: {
-        expression: `object.kind != "DaemonSet" || !${podFlagCel("hostNetwork")}`,
+        expression: `object.kind != "DaemonSet" || !${podSpecsFlagCel("hostNetwork")}`,
         message: "DaemonSet pods must not use hostNetwork: true",
     },
 };

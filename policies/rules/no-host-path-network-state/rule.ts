@@ -1,6 +1,6 @@
 import { celString, VOLUMES } from "../../engine/cel";
-import { hostPathVolumes, normalizeHostPathCel } from "../../engine/host-path";
-import { pathText, podSpecOf } from "../../engine/pod-spec";
+import { normalizeHostPathCel, ownHostPathVolumes, persistentVolumeHostPath, type HostPathVolume } from "../../engine/host-path";
+import { pathText, podSpecsOf } from "../../engine/pod-spec";
 import type { Finding, Rule } from "../../engine/rule";
 import { cannotProve } from "../../engine/rule";
 import { UNKNOWN } from "../../engine/unknown";
@@ -57,46 +57,57 @@ function protectedPathCel(n: string): string {
     }).join(" || ");
 }
 
+/** The finding for one host path (a pod's volume or a PersistentVolume's source), if it is protected or climbs. */
+function judge(v: HostPathVolume, subject: string): Finding[] {
+    if (v.hostPath === UNKNOWN) return [cannotProve(v.path, "is outside the protected host paths")];
+    const match = protectedMatch(v.hostPath);
+    if (match === undefined && v.raw !== UNKNOWN && v.raw.split("/").includes("..")) {
+        return [{ detail: `${subject} ${JSON.stringify(v.raw)} (${pathText(v.path)}), which climbs with "..": write the path without it`, unknown: false }];
+    }
+    if (match === undefined) return [];
+    return [
+        {
+            detail:
+                `${subject} ${JSON.stringify(v.raw)} (${pathText(v.path)}), which ${match.above ? "holds" : "matches"} the protected host path ${match.path}: ` +
+                "node network and cluster state survive the pod and break the node when they go wrong",
+            unknown: false,
+        },
+    ];
+}
+
+/** A host path expression is protected or climbs, in CEL. */
+const badHostPathCel = (raw: string) => `(${protectedPathCel(normalizeHostPathCel(raw))}) || ${raw}.split("/").exists(s, s == "..")`;
+
 export const noHostPathNetworkState: Rule = {
     id: "no-host-path-network-state",
     description:
-        'Pods must not mount host directories that hold node networking or cluster state (Tailscale, CNI, Flannel, k3s, /proc, /sys, /), nor a directory above one (/var, /etc, /run, /opt, /dev), nor host paths that climb with "..".',
+        'Pods and PersistentVolumes must not use host directories that hold node networking or cluster state (Tailscale, CNI, Flannel, k3s, /proc, /sys, /), nor a directory above one (/var, /etc, /run, /opt, /dev), nor host paths that climb with "..".',
     remediation:
         "Keep state inside the pod (emptyDir, or a Secret for Tailscale's state) and leave the node's network files to the node; " +
         "Tailscale runs in userspace mode without /dev/net/tun.",
     enforcementLevel: "mandatory",
     check(obj) {
-        const view = podSpecOf(obj);
-        if (view === undefined) return [];
-        const volumes = hostPathVolumes(view);
-        if (volumes === UNKNOWN) return [cannotProve([...view.path, "volumes"], "holds no protected hostPath")];
+        if (obj.kind === "PersistentVolume" && obj.apiVersion === "v1") {
+            const pv = persistentVolumeHostPath(obj.body);
+            return pv === undefined ? [] : judge(pv, `points at host path`);
+        }
         const findings: Finding[] = [];
-        for (const v of volumes) {
-            if (v.hostPath === UNKNOWN) {
-                findings.push(cannotProve(v.path, "is outside the protected host paths"));
+        for (const view of podSpecsOf(obj)) {
+            const volumes = ownHostPathVolumes(view);
+            if (volumes === UNKNOWN) {
+                findings.push(cannotProve([...view.path, "volumes"], "holds no protected hostPath"));
                 continue;
             }
-            const match = protectedMatch(v.hostPath);
-            if (match === undefined && v.raw !== UNKNOWN && v.raw.split("/").includes("..")) {
-                findings.push({
-                    detail: `volume "${v.name}" mounts host path ${JSON.stringify(v.raw)} (${pathText(v.path)}), which climbs with "..": write the path without it`,
-                    unknown: false,
-                });
-            } else if (match !== undefined) {
-                findings.push({
-                    detail:
-                        `volume "${v.name}" mounts host path ${JSON.stringify(v.raw)} (${pathText(v.path)}), which ${match.above ? "holds" : "matches"} the protected host path ${match.path}: ` +
-                        "node network and cluster state survive the pod and break the node when they go wrong",
-                    unknown: false,
-                });
-            }
+            for (const v of volumes) findings.push(...judge(v, `volume "${v.name}" mounts host path`));
         }
         return findings;
     },
     admission: {
+        // Every host path in one list, so the path check is written once.
         expression:
-            `${VOLUMES}.all(v, !has(v.hostPath) || (!(${protectedPathCel(normalizeHostPathCel("v.hostPath.path"))}) && ` +
-            '!v.hostPath.path.split("/").exists(s, s == "..")))',
-        message: "pods must not mount host paths that hold node network or cluster state, nor host paths with ..",
+            `(${VOLUMES}.filter(v, has(v.hostPath)).map(v, v.hostPath.path) + (object.kind != "PersistentVolume" ? [] : ` +
+            "(has(object.spec.hostPath) ? [object.spec.hostPath.path] : []) + (has(object.spec.local) ? [object.spec.local.path] : []))" +
+            `).all(p, !(${badHostPathCel("p")}))`,
+        message: "pods and PersistentVolumes must not use host paths that hold node network or cluster state, nor host paths with ..",
     },
 };

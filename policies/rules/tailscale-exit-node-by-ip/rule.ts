@@ -2,8 +2,9 @@ import { isTailscaleAddress } from "../../../lib/addresses";
 import type { Finding, Rule } from "../../engine/rule";
 import { containerFindings } from "../../engine/rule";
 import { everyContainerCel } from "../../engine/cel";
-import { envBadCel, exitNodeBadCel, exitNodeSettings, isTailscaleContainer, tailscaleAddressCel, tailscaleContainerCel } from "../../engine/tailscale";
-import { UNKNOWN } from "../../engine/unknown";
+import { tailscaleAddressCel } from "../../engine/tailscale";
+import { isTailscaleContainer, podVolumes, tailscaleContainerCel } from "../../engine/tailscale-command-lines";
+import { exitNodeSettings, exitNodeSettingsBadCel } from "../../engine/tailscale-exit-node";
 
 /** A valid --exit-node value in CEL: empty (clears it), auto:any, or a Tailscale IP. */
 const validExitNodeCel = (v: string) => `(${v} == "" || ${v} == "auto:any" || ${tailscaleAddressCel(v)})`;
@@ -14,15 +15,12 @@ export const tailscaleExitNodeByIp: Rule = {
     remediation: "Name the exit node by its Tailscale IP ('tailscale ip -4' on the exit node), e.g. --exit-node=100.121.150.65, or use auto:any.",
     enforcementLevel: "mandatory",
     check(obj) {
-        return containerFindings(obj, "sets no exit node by name", (c) => {
+        return containerFindings(obj, "sets no exit node by name", (c, pod) => {
             if (!isTailscaleContainer(c.container)) return [];
-            return exitNodeSettings(c.container).flatMap((s): Finding[] => {
-                if (s.value === UNKNOWN) {
+            return exitNodeSettings(c.container, podVolumes(pod)).flatMap((s): Finding[] => {
+                if ("unseen" in s) {
                     return [
-                        {
-                            detail: `cannot prove container "${c.name}" names its exit node by IP: ${s.where} is not known until the update runs (or is set outside the manifest: valueFrom, envFrom, a $(VAR) reference)`,
-                            unknown: true,
-                        },
+                        { detail: `cannot prove container "${c.name}" names its exit node by IP: ${s.setting} ${s.unseen.why}`, unknown: s.unseen.pending },
                     ];
                 }
                 if (s.value === "" || s.value === "auto:any" || isTailscaleAddress(s.value)) return [];
@@ -39,12 +37,8 @@ export const tailscaleExitNodeByIp: Rule = {
         });
     },
     admission: {
-        expression: everyContainerCel(
-            `!${tailscaleContainerCel} || !(` +
-                `${envBadCel("TS_EXTRA_ARGS", (v) => exitNodeBadCel(v, validExitNodeCel))} || ` +
-                `(has(c.command) && ${exitNodeBadCel('c.command.join(" ")', validExitNodeCel)}) || ` +
-                `(has(c.args) && ${exitNodeBadCel('c.args.join(" ")', validExitNodeCel)}))`,
-        ),
-        message: "a Tailscale container's --exit-node must be a Tailscale IP or auto:any, given as --exit-node=<value>",
+        expression: everyContainerCel(`!${tailscaleContainerCel} || !${exitNodeSettingsBadCel(validExitNodeCel)}`),
+        message:
+            "a Tailscale container's --exit-node must be a Tailscale IP or auto:any, given as --exit-node=<value>, with no tailscaled config file and no value the manifest does not show",
     },
 };

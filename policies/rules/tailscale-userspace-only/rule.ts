@@ -3,19 +3,20 @@ import { pathText } from "../../engine/pod-spec";
 import type { Finding, Rule } from "../../engine/rule";
 import { cannotProve, containerFindings } from "../../engine/rule";
 import { celStrings, everyContainerCel, VOLUMES } from "../../engine/cel";
+import { envBadCel, envSetting, isUnseen, KERNEL_MODE_VALUES, tunOverride, tunOverrideCel, USERSPACE_TUN } from "../../engine/tailscale";
 import {
+    commandLines,
+    commandLinesCel,
     commandTunCel,
     commandTuns,
-    envBadCel,
-    envValue,
     isTailscaleContainer,
-    KERNEL_MODE_VALUES,
+    podVolumes,
     tailscaleContainerCel,
-    tunOverride,
-    tunOverrideCel,
-    USERSPACE_TUN,
-} from "../../engine/tailscale";
-import { isUnknown, read, readList, UNKNOWN } from "../../engine/unknown";
+    unseenInLine,
+    unseenInLineCel,
+    unseenMounts,
+} from "../../engine/tailscale-command-lines";
+import { read, readList, UNKNOWN } from "../../engine/unknown";
 
 /** Tailscale inside the cluster runs in userspace mode with in-pod state: no tun device, nothing on the host. */
 export const tailscaleUserspaceOnly: Rule = {
@@ -29,11 +30,11 @@ export const tailscaleUserspaceOnly: Rule = {
         return containerFindings(obj, "runs Tailscale in userspace mode", (c, pod) => {
             if (!isTailscaleContainer(c.container)) return [];
             const findings: Finding[] = [];
-            const userspace = envValue(c.container, "TS_USERSPACE");
-            if (userspace === UNKNOWN) {
+            const userspace = envSetting(c.container, "TS_USERSPACE");
+            if (isUnseen(userspace)) {
                 findings.push({
-                    detail: `cannot prove container "${c.name}" keeps TS_USERSPACE true: its value is not known until the update runs (or is set outside the manifest: valueFrom, envFrom, a $(VAR) reference)`,
-                    unknown: true,
+                    detail: `cannot prove container "${c.name}" keeps TS_USERSPACE true: TS_USERSPACE ${userspace.why}`,
+                    unknown: userspace.pending,
                 });
             } else if (userspace !== undefined && (KERNEL_MODE_VALUES as readonly string[]).includes(userspace)) {
                 findings.push({
@@ -41,11 +42,11 @@ export const tailscaleUserspaceOnly: Rule = {
                     unknown: false,
                 });
             }
-            const daemonArgs = envValue(c.container, "TS_TAILSCALED_EXTRA_ARGS");
-            if (daemonArgs === UNKNOWN) {
+            const daemonArgs = envSetting(c.container, "TS_TAILSCALED_EXTRA_ARGS");
+            if (isUnseen(daemonArgs)) {
                 findings.push({
-                    detail: `cannot prove container "${c.name}" leaves tailscaled in userspace mode: TS_TAILSCALED_EXTRA_ARGS is not known until the update runs (or is set outside the manifest: valueFrom, envFrom, a $(VAR) reference)`,
-                    unknown: true,
+                    detail: `cannot prove container "${c.name}" leaves tailscaled in userspace mode: TS_TAILSCALED_EXTRA_ARGS ${daemonArgs.why}`,
+                    unknown: daemonArgs.pending,
                 });
             } else if (daemonArgs !== undefined) {
                 const tun = tunOverride(daemonArgs);
@@ -56,15 +57,20 @@ export const tailscaleUserspaceOnly: Rule = {
                     });
                 }
             }
-            const command = readList(c.container, "command");
-            const args = readList(c.container, "args");
-            if (command === UNKNOWN || args === UNKNOWN || [...command, ...args].some(isUnknown)) {
-                findings.push(cannotProve([...c.path, "command"], "starts tailscaled in userspace mode"));
-            } else {
-                for (const tun of commandTuns([...command, ...args].filter((w): w is string => typeof w === "string"))) {
+            const unseenFiles = unseenMounts(c.container, podVolumes(pod));
+            for (const line of commandLines(c.container)) {
+                const unseen = unseenInLine(line, unseenFiles);
+                if (unseen !== undefined) {
+                    findings.push({
+                        detail: `cannot prove container "${c.name}" starts tailscaled in userspace mode: its ${line.where} ${unseen.why}`,
+                        unknown: unseen.pending,
+                    });
+                    continue;
+                }
+                for (const tun of commandTuns(line.words as readonly string[])) {
                     if (tun !== USERSPACE_TUN) {
                         findings.push({
-                            detail: `container "${c.name}" starts tailscaled with --tun=${tun} in its command line: a tun device is kernel mode (use --tun=${USERSPACE_TUN})`,
+                            detail: `container "${c.name}" starts tailscaled with --tun=${tun} in its ${line.where}: a tun device is kernel mode (use --tun=${USERSPACE_TUN})`,
                             unknown: false,
                         });
                     }
@@ -72,7 +78,7 @@ export const tailscaleUserspaceOnly: Rule = {
             }
             const mounts = readList(c.container, "volumeMounts");
             if (mounts === UNKNOWN) return [...findings, cannotProve([...c.path, "volumeMounts"], "mount nothing from the host")];
-            const volumes = hostPathVolumes(pod);
+            const hostVolumes = hostPathVolumes(pod);
             mounts.forEach((m, i) => {
                 const mountPath = read(m, "mountPath");
                 const mountRef = pathText([...c.path, "volumeMounts", i]);
@@ -80,11 +86,11 @@ export const tailscaleUserspaceOnly: Rule = {
                     findings.push({ detail: `container "${c.name}" mounts /dev/net/tun (${mountRef}): the tun device is kernel mode`, unknown: false });
                     return;
                 }
-                if (volumes === UNKNOWN) {
+                if (hostVolumes === UNKNOWN) {
                     findings.push(cannotProve([...pod.path, "volumes"], "back this mount with no host path"));
                     return;
                 }
-                const hostVolume = volumes.find((v) => v.name === read(m, "name"));
+                const hostVolume = hostVolumes.find((v) => v.name === read(m, "name"));
                 if (hostVolume !== undefined) {
                     const host = hostVolume.raw === UNKNOWN ? "an unknown host path" : `host path ${JSON.stringify(hostVolume.raw)}`;
                     findings.push({
@@ -101,10 +107,10 @@ export const tailscaleUserspaceOnly: Rule = {
             `!${tailscaleContainerCel} || !(` +
                 `${envBadCel("TS_USERSPACE", (v) => `${v} in ${celStrings(KERNEL_MODE_VALUES)}`)} || ` +
                 `${envBadCel("TS_TAILSCALED_EXTRA_ARGS", tunOverrideCel)} || ` +
-                `${commandTunCel('((has(c.command) ? c.command : []) + (has(c.args) ? c.args : [])).join(" ")')} || ` +
+                `${commandLinesCel}.exists(l, ${unseenInLineCel('l.join(" ")')} || ${commandTunCel('l.join(" ")')}) || ` +
                 `(has(c.volumeMounts) && c.volumeMounts.exists(m, m.mountPath == "/dev/net/tun" || ${VOLUMES}.exists(v, v.name == m.name && has(v.hostPath)))))`,
         ),
         message:
-            "Tailscale containers must run in userspace mode (no TS_USERSPACE=false, no --tun in TS_TAILSCALED_EXTRA_ARGS) without /dev/net/tun or host-path state",
+            "Tailscale containers must run in userspace mode (no TS_USERSPACE=false, no --tun in TS_TAILSCALED_EXTRA_ARGS or a command line, no setting the manifest does not show) without /dev/net/tun or host-path state",
     },
 };

@@ -1,8 +1,7 @@
 import type { Finding, Rule } from "../../engine/rule";
 import { cannotProve, flagFinding } from "../../engine/rule";
-import { podSpecOf } from "../../engine/pod-spec";
+import { podSpecsFlagCel, podSpecsOf } from "../../engine/pod-spec";
 import { UNKNOWN } from "../../engine/unknown";
-import { podFlagCel } from "../../engine/cel";
 
 const NAMESPACE_NAMES: Record<string, string> = { hostPID: "process (PID)", hostIPC: "IPC", hostNetwork: "network" };
 
@@ -13,18 +12,21 @@ export const workloadNoHostNamespaces: Rule = {
     remediation: "Remove hostPID, hostIPC and hostNetwork; a workload that needs the host belongs in the node rollout, not in a pod.",
     enforcementLevel: "mandatory",
     check(obj) {
-        const view = podSpecOf(obj);
-        if (view === undefined) return [];
         const fields = obj.kind === "DaemonSet" ? ["hostPID", "hostIPC"] : ["hostPID", "hostIPC", "hostNetwork"];
-        if (view.spec === UNKNOWN) return fields.map((f) => cannotProve([...view.path, f], "is false"));
         const findings: Finding[] = [];
-        for (const f of fields) {
-            findings.push(...flagFinding(obj.body, [...view.path, f], `the pod shares the node's ${NAMESPACE_NAMES[f]} namespace`));
+        for (const view of podSpecsOf(obj)) {
+            if (view.spec === UNKNOWN) {
+                findings.push(...fields.map((f) => cannotProve([...view.path, f], "is false")));
+                continue;
+            }
+            for (const f of fields) {
+                findings.push(...flagFinding(obj.body, [...view.path, f], `the pod shares the node's ${NAMESPACE_NAMES[f]} namespace`));
+            }
         }
         return findings;
     },
     admission: {
-        expression: `!${podFlagCel("hostPID")} && !${podFlagCel("hostIPC")} && (object.kind == "DaemonSet" || !${podFlagCel("hostNetwork")})`,
+        expression: `!${podSpecsFlagCel("hostPID")} && !${podSpecsFlagCel("hostIPC")} && (object.kind == "DaemonSet" || !${podSpecsFlagCel("hostNetwork")})`,
         message: "pods must not use hostPID, hostIPC, or hostNetwork outside a DaemonSet",
     },
 };

@@ -10,8 +10,10 @@
 //	decoder  only k8s.io/apimachinery's NewYAMLOrJSONDecoder (the reader inside the
 //	         builder's StreamVisitor) and the unstructured JSON scheme, per document.
 //
-// Prints "objects=N files=F"; with -dump (builder mode), first every object
-// kubectl would send, one JSON line each: {"source": FILE, "object": {...}}
+// Prints "objects=N files=F"; with -dump (builder mode), each PATH is read on
+// its own, as `kubectl apply -f PATH` would read it, and every object kubectl
+// would send is printed as a JSON line {"source": FILE, "object": {...}}, every
+// error it reports as {"path": PATH, "error": MESSAGE}
 // (test/policies/kubectl-parity.test.ts compares them with what oceanid-guard
 // reads). Exit 0 on success, 1 when a document cannot be read, 2 on bad usage.
 package main
@@ -30,6 +32,7 @@ import (
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
+	utilerrors "k8s.io/apimachinery/pkg/util/errors"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"k8s.io/cli-runtime/pkg/resource"
 )
@@ -44,7 +47,9 @@ func main() {
 	}
 	var objects, files int
 	var err error
-	if *mode == "builder" {
+	if dump {
+		objects, files, err = dumpEach(flag.Args())
+	} else if *mode == "builder" {
 		objects, files, err = readWithBuilder(flag.Args())
 	} else {
 		objects, files, err = readWithDecoder(flag.Args())
@@ -57,6 +62,37 @@ func main() {
 }
 
 var dump bool
+
+// dumpEach reads each path with a builder of its own, so that every error
+// (some, such as a list item's, do not name their file) belongs to a path.
+func dumpEach(paths []string) (int, int, error) {
+	objects, files := 0, 0
+	var failed []error
+	for _, p := range paths {
+		n, f, err := readWithBuilder([]string{p})
+		objects += n
+		files += f
+		if err != nil {
+			failed = append(failed, err)
+			printErrors(p, err)
+		}
+	}
+	return objects, files, utilerrors.NewAggregate(failed)
+}
+
+// printErrors prints each error of kubectl's aggregate on its own line: the
+// aggregate's own message joins them with ", ", which messages contain too.
+func printErrors(path string, err error) {
+	errs := []error{err}
+	var agg utilerrors.Aggregate
+	if errors.As(err, &agg) {
+		errs = utilerrors.Flatten(agg).Errors()
+	}
+	for _, e := range errs {
+		line, _ := json.Marshal(map[string]string{"path": path, "error": e.Error()})
+		fmt.Println(string(line))
+	}
+}
 
 // readWithBuilder is kubectl's path: FilenameParam with Recursive, Unstructured, Flatten.
 func readWithBuilder(paths []string) (int, int, error) {
