@@ -9,5 +9,8 @@ export default defineConfig({
         // Program tests replace Pulumi's runtime with mocks: one module registry per file.
         isolate: true,
         pool: "forks",
+        // Two files at a time even on two cores (vitest would run one): the node-lab files spend most of
+        // their time waiting for timers and gates, and each lab has its own subnet and namespaces.
+        maxWorkers: 2,
     },
 });

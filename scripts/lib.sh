@@ -19,6 +19,10 @@ K8S_PROVIDER_VERSION=4.24.1+git.f47bc2d6f199
 K8S_PLUGIN_VERSION=4.24.1
 NETPOL_VERSION=1.4.4
 PSA_VERSION=0.33.5
+# The test control plane (scripts/test-cluster): the cluster's k3s line, and the
+# etcd release that Kubernetes version requires as its client.
+KUBERNETES_VERSION=1.33.13
+ETCD_VERSION=3.5.21
 
 export PATH="$OCEANID_TOOLS/bin:$OCEANID_ROOT/node_modules/.bin:$PATH"
 export PULUMI_HOME=${PULUMI_HOME:-$OCEANID_TOOLS/pulumi-home}
