@@ -61,10 +61,13 @@ const dirs = [
     PARITY_DIR,
 ];
 
+// The parity folder's own files only: its subfolders (refused/, deliberate/, found/: the fuzzer's hundreds of
+// regression files) test the decoder kubectl and the provider share, and stay with the kube-read differential.
 const fixtures = dirs
     .flatMap((dir) =>
-        readdirSync(join(ROOT, dir), { recursive: true })
-            .map(String)
+        readdirSync(join(ROOT, dir), { withFileTypes: true })
+            .filter((e) => e.isFile())
+            .map((e) => e.name)
             .filter((f) => MANIFEST.test(f))
             .map((f) => join(dir, f)),
     )
@@ -207,6 +210,21 @@ function canonical(v: Json, path = ""): Json {
 }
 const sortedJson = (objects: Json[]) => objects.map((o) => JSON.stringify(canonical(o))).sort();
 
+/** Where `registered` differs from `sent` other than by leaving a field out: each such path, "" for none. */
+function leftOut(registered: Json, sent: Json, path = ""): string[] {
+    if (registered !== null && sent !== null && typeof registered === "object" && typeof sent === "object") {
+        if (Array.isArray(registered) !== Array.isArray(sent)) return [path];
+        if (Array.isArray(registered)) {
+            const s = sent as Json[];
+            return registered.length !== s.length ? [path] : registered.flatMap((x, i) => leftOut(x, s[i], `${path}[${i}]`));
+        }
+        const s = sent as Record<string, Json>;
+        return Object.entries(registered).flatMap(([k, x]) => (k in s ? leftOut(x, s[k], `${path}.${k}`) : [`${path}.${k} (not sent)`]));
+    }
+    // The provider's Check turns a null in a list of strings (`finalizers: [a, ~]`) into "".
+    return registered === sent || (registered === "" && sent === null) ? [] : [path];
+}
+
 let ws: Workspace;
 let guard: Map<string, GuardReport>;
 beforeAll(() => {
@@ -257,9 +275,14 @@ describe("every fixture file the provider reads, in one preview with the pack", 
             const component = componentName(prefix, f.file);
             const first = f.providerObjects.length < f.objects.length ? " from its first document" : "";
 
-            it(`the provider registers the objects kubectl sends${first}`, () => {
-                const registered = preview.resources.filter((r) => objectOf(r.urn, component) !== undefined);
-                expect(sortedJson(registered.map((r) => r.inputs))).toEqual(sortedJson(f.providerObjects.map((o) => o.body)));
+            // The provider's Check also prunes fields its schema for a known kind does not have (as the API
+            // server would) and turns a null string in a list into "": what it registers must be kubectl's
+            // objects with fields left out, never a value changed.
+            it(`the provider registers the objects kubectl sends${first}, fields its schema lacks left out`, () => {
+                const registered = sortedJson(preview.resources.filter((r) => objectOf(r.urn, component) !== undefined).map((r) => r.inputs));
+                const sent = sortedJson(f.providerObjects.map((o) => o.body));
+                expect(registered.length).toBe(sent.length);
+                registered.forEach((r, i) => expect(leftOut(JSON.parse(r), JSON.parse(sent[i])), r).toEqual([]));
             });
 
             it("the pack reports what oceanid-guard reports for the file", () => {

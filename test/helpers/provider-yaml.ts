@@ -41,7 +41,7 @@ export function providerReading(bytes: Buffer, text: string, guardCannotRead: bo
     const utf16 = bytes.length >= 2 && ((bytes[0] === 0xff && bytes[1] === 0xfe) || (bytes[0] === 0xfe && bytes[1] === 0xff));
     if (utf16 && bytes[bytes.length - 1] !== 0x0a) return { refused: /decoding YAML: error converting YAML to JSON: yaml: incomplete UTF-16 character/ };
     // What kubectl refuses (bad separators, invalid YAML, a document that is not an object) the same decoder refuses.
-    if (guardCannotRead) return { refused: /decoding YAML: |Kubernetes resources require a kind and apiVersion/ };
+    if (guardCannotRead) return { refused: /decoding YAML: |Kubernetes resources require a kind and apiVersion|items member is not an object/ };
     const docs = rawDocuments(text);
     for (const doc of utf16 ? docs.slice(0, 1) : docs) {
         const refused = objectProblem(doc);
@@ -63,8 +63,11 @@ function objectProblem(value: unknown): RegExp | undefined {
     if (value === null || typeof value !== "object" || Object.keys(value).length === 0) return undefined; // skipped as empty
     const obj = value as Record<string, unknown>;
     if (Array.isArray(obj.items)) {
+        // Every member must be an object before any is read as a resource.
+        if (obj.items.some((item) => item === null || typeof item !== "object" || Array.isArray(item))) {
+            return /YAML object is invalid: .*items member is not an object/;
+        }
         for (const item of obj.items) {
-            if (item === null || typeof item !== "object" || Array.isArray(item)) return /YAML object is invalid: .*items member is not an object/;
             const problem = objectProblem(item);
             if (problem) return problem;
         }
