@@ -4,23 +4,6 @@
 import { spawn } from "node:child_process";
 import { join } from "node:path";
 import { TOOLS_BIN, Workspace, type CliResult } from "./pulumi-cli";
-import { ROOT } from "./stack-file";
-
-/** The workspace's environment for the CLI, as `Workspace.pulumi` sets it. */
-function env(ws: Workspace): NodeJS.ProcessEnv {
-    return {
-        ...process.env,
-        PATH: `${TOOLS_BIN}:${join(ROOT, "node_modules", ".bin")}:${process.env.PATH}`,
-        PULUMI_HOME: join(ROOT, ".tools", "pulumi-home"),
-        PULUMI_BACKEND_URL: `file://${ws.backend}`,
-        PULUMI_CONFIG_PASSPHRASE: ws.passphrase,
-        PULUMI_SKIP_UPDATE_CHECK: "true",
-        PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: "true",
-        PULUMI_IGNORE_AMBIENT_PLUGINS: "true",
-        PULUMI_NODEJS_TRANSPILE_ONLY: "true",
-        NODE_COMPILE_CACHE: join(ws.dir, "node-compile-cache"),
-    };
-}
 
 /** Runs pulumi in the workspace without blocking; `stdin` is fed to it (secret values go only there). */
 export function pulumiAsync(ws: Workspace, args: string[], stdin?: string): Promise<CliResult> {
@@ -35,7 +18,7 @@ export function pulumiAsync(ws: Workspace, args: string[], stdin?: string): Prom
         "never",
     ];
     return new Promise((resolve) => {
-        const child = spawn(join(TOOLS_BIN, "pulumi"), full, { cwd: ws.cwd, env: env(ws), stdio: ["pipe", "pipe", "pipe"] });
+        const child = spawn(join(TOOLS_BIN, "pulumi"), full, { cwd: ws.cwd, env: ws.env(), stdio: ["pipe", "pipe", "pipe"] });
         let stdout = "";
         let stderr = "";
         child.stdout.on("data", (d) => (stdout += d));

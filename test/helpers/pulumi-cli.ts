@@ -63,6 +63,26 @@ export class Workspace {
         writeFileSync(this.configFile, doc.toString());
     }
 
+    /** The environment every pulumi run of this workspace gets: the project's tools, its backend, offline. */
+    env(extraEnv: Record<string, string> = {}): NodeJS.ProcessEnv {
+        return {
+            ...process.env,
+            PATH: `${TOOLS_BIN}:${join(ROOT, "node_modules", ".bin")}:${process.env.PATH}`,
+            PULUMI_HOME: join(ROOT, ".tools", "pulumi-home"),
+            PULUMI_BACKEND_URL: `file://${this.backend}`,
+            PULUMI_CONFIG_PASSPHRASE: this.passphrase,
+            PULUMI_SKIP_UPDATE_CHECK: "true",
+            PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: "true",
+            PULUMI_IGNORE_AMBIENT_PLUGINS: "true",
+            // Programs are transpiled, not type-checked (`npm run typecheck` does that, once): type-checking
+            // a program that imports @pulumi/kubernetes takes seconds per run. Node keeps compiled modules
+            // in the workspace for the next run.
+            PULUMI_NODEJS_TRANSPILE_ONLY: "true",
+            NODE_COMPILE_CACHE: join(this.dir, "node-compile-cache"),
+            ...extraEnv,
+        };
+    }
+
     /** Runs the project's pulumi with this workspace's backend, offline. */
     pulumi(args: string[], extraEnv: Record<string, string> = {}): CliResult {
         const runsProgram = ["preview", "up", "destroy", "refresh"].includes(args[0]);
@@ -70,22 +90,7 @@ export class Workspace {
         const r = spawnSync(join(TOOLS_BIN, "pulumi"), [...withConfig, "--non-interactive", "--color", "never"], {
             cwd: this.cwd,
             encoding: "utf8",
-            env: {
-                ...process.env,
-                PATH: `${TOOLS_BIN}:${join(ROOT, "node_modules", ".bin")}:${process.env.PATH}`,
-                PULUMI_HOME: join(ROOT, ".tools", "pulumi-home"),
-                PULUMI_BACKEND_URL: `file://${this.backend}`,
-                PULUMI_CONFIG_PASSPHRASE: this.passphrase,
-                PULUMI_SKIP_UPDATE_CHECK: "true",
-                PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: "true",
-                PULUMI_IGNORE_AMBIENT_PLUGINS: "true",
-                // Programs are transpiled, not type-checked (`npm run typecheck` does that, once): type-checking
-                // a program that imports @pulumi/kubernetes takes seconds per run. Node keeps compiled modules
-                // in the workspace for the next run.
-                PULUMI_NODEJS_TRANSPILE_ONLY: "true",
-                NODE_COMPILE_CACHE: join(this.dir, "node-compile-cache"),
-                ...extraEnv,
-            },
+            env: this.env(extraEnv),
             // The engine's output for a large program is more than spawnSync's 1 MB default.
             maxBuffer: 64 << 20,
             timeout: 600_000,
