@@ -77,7 +77,7 @@ describe("pulumi up of the e2e stack into the test cluster", () => {
         }
         for (const ns of egress.namespaces) mustKubectl(["create", "namespace", ns]);
         ws = await timed("stack setup", () => e2eWorkspace(readFileSync(cluster.kubeconfig, "utf8")));
-        kubelet = standInKubelet(cluster.kubeconfig, GATEWAY_NS, untainted);
+        kubelet = standInKubelet(cluster, GATEWAY_NS, untainted);
     }, 120_000);
 
     afterAll(async () => {

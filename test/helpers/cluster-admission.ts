@@ -9,7 +9,7 @@ import { ROOT } from "./stack-file";
 import type { TestCluster } from "./test-cluster";
 
 /** Runs the built kubectl against `cluster` without blocking the event loop, so calls can overlap. */
-export function kubectlAsync(cluster: TestCluster, args: string[], stdin?: string): Promise<CliResult> {
+export function kubectlAsync(cluster: Pick<TestCluster, "kubeconfig" | "dir">, args: string[], stdin?: string): Promise<CliResult> {
     return new Promise((resolve) => {
         const child = spawn(join(TOOLS_BIN, "kubectl"), ["--kubeconfig", cluster.kubeconfig, "--cache-dir", join(cluster.dir, "kube-cache"), ...args], {
             cwd: ROOT,

@@ -2,25 +2,8 @@
 // control plane without them: bind each new Pod to a node, report it Running
 // and Ready with a pod IP, and remove a Pod marked for deletion once it is
 // "stopped". Deployments, ReplicaSets and Endpoints then follow their real controllers.
-import { spawn } from "node:child_process";
-import { join } from "node:path";
-import type { CliResult } from "./pulumi-cli";
-import { TOOLS_BIN } from "./pulumi-cli";
-
-function kubectlAsync(kubeconfig: string, args: string[], stdin?: string): Promise<CliResult> {
-    return new Promise((resolve) => {
-        const child = spawn(join(TOOLS_BIN, "kubectl"), ["--kubeconfig", kubeconfig, ...args], {
-            stdio: ["pipe", "pipe", "pipe"],
-            env: { PATH: process.env.PATH, LANG: "C" },
-        });
-        let stdout = "";
-        let stderr = "";
-        child.stdout.on("data", (d) => (stdout += d));
-        child.stderr.on("data", (d) => (stderr += d));
-        child.on("close", (code) => resolve({ code: code ?? -1, stdout, stderr, output: stdout + stderr }));
-        child.stdin.end(stdin ?? "");
-    });
-}
+import { kubectlAsync } from "./cluster-admission";
+import type { TestCluster } from "./test-cluster";
 
 interface PodView {
     metadata: { name: string; deletionTimestamp?: string };
@@ -36,12 +19,12 @@ export interface StandInKubelet {
 }
 
 /** Starts the loop; Pods go to `nodes` in turn (name them as the scheduler would pick: untainted ones). */
-export function standInKubelet(kubeconfig: string, namespace: string, nodes: readonly string[]): StandInKubelet {
+export function standInKubelet(cluster: Pick<TestCluster, "kubeconfig" | "dir">, namespace: string, nodes: readonly string[]): StandInKubelet {
     const bound = new Map<string, string>();
     const errors: string[] = [];
     let running = true;
     const must = async (args: string[], stdin?: string) => {
-        const r = await kubectlAsync(kubeconfig, args, stdin);
+        const r = await kubectlAsync(cluster, args, stdin);
         // A Pod gone between listing and acting on it is no failure.
         if (r.code !== 0 && !/NotFound|not found/.test(r.stderr)) errors.push(`kubectl ${args.join(" ")}: ${r.output.trim()}`);
         return r;
@@ -79,7 +62,7 @@ export function standInKubelet(kubeconfig: string, namespace: string, nodes: rea
     };
     const loop = (async () => {
         while (running) {
-            const r = await kubectlAsync(kubeconfig, ["get", "pods", "-n", namespace, "-o", "json"]);
+            const r = await kubectlAsync(cluster, ["get", "pods", "-n", namespace, "-o", "json"]);
             if (r.code === 0) {
                 for (const pod of JSON.parse(r.stdout).items as PodView[]) await step(pod);
             }
