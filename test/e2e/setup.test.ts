@@ -27,8 +27,8 @@ describe("scripts/setup", () => {
             env: { ...process.env, PATH: `${TOOLS_BIN}:/usr/bin:/bin`, XDG_CACHE_HOME: join(root, "cache"), PULUMI_HOME: join(root, "pulumi-home") },
         });
         expect(r.status).toBe(1);
-        expect(r.stdout).toContain("==> [2/9] npm packages (npm ci)\n    up to date");
-        expect(r.stdout).toContain("==> [3/9] Pulumi CLI and Node.js language host");
+        expect(r.stdout).toContain("==> [2/10] npm packages (npm ci)\n    up to date");
+        expect(r.stdout).toContain("==> [3/10] Pulumi CLI and Node.js language host");
         expect(r.stdout).toMatch(/using .+\/\.tools\/bin\/pulumi \(v3\.259\.0\) and its own language host/);
         expect(r.stderr.trim().split("\n").at(-1)).toBe(
             "setup: step 4 failed: building the kubernetes provider needs Go >= 1.25.11, found 'no go on PATH': install it (https://go.dev/dl, or Debian's golang package when new enough) and rerun",

@@ -219,18 +219,20 @@ describe.skipIf(unavailable !== undefined)(`node lab${unavailable ? ` (skipped: 
         const fired = lab.nodePath("tethys", "/var/lib/oceanid/fired");
         const never = lab.nodePath("tethys", "/var/lib/oceanid/never");
         const gone = lab.nodePath("tethys", "/var/lib/oceanid/gone");
-        const a = await ssh("tethys", "systemd-run --unit=x --on-active=5 touch /var/lib/oceanid/fired");
+        // 12 s: room for the next four SSH calls on a loaded machine before the first timer fires.
+        const a = await ssh("tethys", "systemd-run --unit=x --on-active=12 touch /var/lib/oceanid/fired");
         expect(a.code, a.stderr).toBe(0);
         const w = await ssh("tethys", "systemd-run --unit=w --on-active=5 --timer-property=RemainAfterElapse=no touch /var/lib/oceanid/gone");
         expect(w.code, w.stderr).toBe(0);
-        const b = await ssh("tethys", "systemd-run --unit=y --on-active=5s touch /var/lib/oceanid/never && systemctl is-active y.timer");
+        const b = await ssh("tethys", "systemd-run --unit=y --on-active=12s touch /var/lib/oceanid/never && systemctl is-active y.timer");
         expect(b.stdout.trim()).toBe("active");
         expect((await ssh("tethys", "systemd-run --unit=y --on-active=2 true")).stderr).toContain("Unit y.timer already exists");
         const c = await ssh("tethys", "systemctl stop y.timer; systemctl is-active y.timer");
         expect(c.stdout.trim()).toBe("inactive");
         expect(existsSync(fired)).toBe(false);
-        await until("x.timer to fire", 10000, async () => (existsSync(fired) ? true : undefined));
-        await sleep(1000);
+        await until("x.timer to fire", 25000, async () => (existsSync(fired) ? true : undefined));
+        // y was made after x: had its stop not worked, it would fire within a few seconds of x.
+        await sleep(4000);
         expect(existsSync(never)).toBe(false);
         // Like systemd: a fired timer stays active (RemainAfterElapse=yes) until stopped ...
         expect((await ssh("tethys", "systemctl is-active x.timer")).stdout.trim()).toBe("active");
