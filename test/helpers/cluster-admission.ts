@@ -1,28 +1,18 @@
 // What the API server decides for manifests sent with the built kubectl: per
 // object, the guardrail rules its admission policy fails, read from kubectl's
 // own request log, so that kubectl alone decodes the YAML.
-import { spawn } from "node:child_process";
 import { join } from "node:path";
 import type { Obj } from "../fixtures/guard-cases";
-import { TOOLS_BIN, type CliResult } from "./pulumi-cli";
+import { runAsync, TOOLS_BIN, type CliResult } from "./pulumi-cli";
 import { ROOT } from "./stack-file";
 import type { TestCluster } from "./test-cluster";
 
 /** Runs the built kubectl against `cluster` without blocking the event loop, so calls can overlap. */
 export function kubectlAsync(cluster: Pick<TestCluster, "kubeconfig" | "dir">, args: string[], stdin?: string): Promise<CliResult> {
-    return new Promise((resolve) => {
-        const child = spawn(join(TOOLS_BIN, "kubectl"), ["--kubeconfig", cluster.kubeconfig, "--cache-dir", join(cluster.dir, "kube-cache"), ...args], {
-            cwd: ROOT,
-            env: { PATH: process.env.PATH, HOME: cluster.dir, LANG: "C" },
-            stdio: ["pipe", "pipe", "pipe"],
-        });
-        let stdout = "";
-        let stderr = "";
-        child.stdout.on("data", (d) => (stdout += d));
-        child.stderr.on("data", (d) => (stderr += d));
-        child.on("error", (e) => resolve({ code: -1, stdout, stderr: stderr + e.message, output: stdout + stderr + e.message }));
-        child.on("close", (code) => resolve({ code: code ?? -1, stdout, stderr, output: stdout + stderr }));
-        child.stdin.end(stdin ?? "");
+    return runAsync(join(TOOLS_BIN, "kubectl"), ["--kubeconfig", cluster.kubeconfig, "--cache-dir", join(cluster.dir, "kube-cache"), ...args], {
+        cwd: ROOT,
+        env: { PATH: process.env.PATH, HOME: cluster.dir, LANG: "C" },
+        stdin,
     });
 }
 

@@ -1,9 +1,8 @@
 // The e2e stack: the dev stack's topology deployed into a real API server
 // (kubernetes.mode "cluster"), in a scratch workspace. Pulumi runs
 // asynchronously here so a test can act as the cluster's kubelets meanwhile.
-import { spawn } from "node:child_process";
 import { join } from "node:path";
-import { TOOLS_BIN, Workspace, type CliResult } from "./pulumi-cli";
+import { runAsync, TOOLS_BIN, Workspace, type CliResult } from "./pulumi-cli";
 
 /** Runs pulumi in the workspace without blocking; `stdin` is fed to it (secret values go only there). */
 export function pulumiAsync(ws: Workspace, args: string[], stdin?: string): Promise<CliResult> {
@@ -17,15 +16,7 @@ export function pulumiAsync(ws: Workspace, args: string[], stdin?: string): Prom
         "--color",
         "never",
     ];
-    return new Promise((resolve) => {
-        const child = spawn(join(TOOLS_BIN, "pulumi"), full, { cwd: ws.cwd, env: ws.env(), stdio: ["pipe", "pipe", "pipe"] });
-        let stdout = "";
-        let stderr = "";
-        child.stdout.on("data", (d) => (stdout += d));
-        child.stderr.on("data", (d) => (stderr += d));
-        child.on("close", (code) => resolve({ code: code ?? -1, stdout, stderr, output: stdout + stderr }));
-        child.stdin.end(stdin ?? "");
-    });
+    return runAsync(join(TOOLS_BIN, "pulumi"), full, { cwd: ws.cwd, env: ws.env(), stdin });
 }
 
 /**

@@ -1,12 +1,12 @@
 // A real Kubernetes control plane for one test file (scripts/test-cluster):
 // started in beforeAll with a clean etcd, stopped in afterAll. It also stops by
 // itself when this test process dies, so a crashed run leaves nothing behind.
-import { spawn, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll } from "vitest";
-import { TOOLS_BIN, type CliResult } from "./pulumi-cli";
+import { runAsync, TOOLS_BIN, type CliResult } from "./pulumi-cli";
 import { ROOT } from "./stack-file";
 
 const SCRIPT = join(ROOT, "scripts", "test-cluster");
@@ -24,17 +24,7 @@ export interface TestCluster {
     kubectl(args: string[], stdin?: string): CliResult;
 }
 
-function run(cmd: string, args: string[]): Promise<CliResult> {
-    return new Promise((resolve) => {
-        const child = spawn(cmd, args, { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] });
-        let stdout = "";
-        let stderr = "";
-        child.stdout.on("data", (d) => (stdout += d));
-        child.stderr.on("data", (d) => (stderr += d));
-        child.on("error", (e) => resolve({ code: -1, stdout, stderr: stderr + e.message, output: stdout + stderr + e.message }));
-        child.on("close", (code) => resolve({ code: code ?? -1, stdout, stderr, output: stdout + stderr }));
-    });
-}
+const run = (cmd: string, args: string[]) => runAsync(cmd, args, { cwd: ROOT });
 
 /**
  * Registers beforeAll/afterAll that start and stop a cluster for the calling
