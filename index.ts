@@ -99,6 +99,11 @@ const tailnet =
               basePolicy: readFileSync(join(__dirname, settings.egress.tailnet.policyFile), "utf8"),
               policyFile: settings.egress.tailnet.policyFile,
               keyExpiryDays: settings.egress.tailnet.keyExpiryDays,
+              ci: {
+                  nodes: settings.nodes.map((n) => ({ name: n.name, tailscale: n.addresses.tailscale, sshPort: n.ssh.port })),
+                  // The server URL always names its port; URL reports https's default (443) as "".
+                  apiServer: { node: server.name, port: Number(new URL(serverUrl(settings)).port || 443) },
+              },
               provider: new tailscale.Provider("tailscale", { apiKey: config.requireSecret("tailscaleApiKey"), tailnet: settings.egress.tailnet.name }),
           })
         : undefined;

@@ -11,7 +11,8 @@ NODE_VERSION=24.9.0
 PULUMI_VERSION=3.259.0
 PULUMI_MIN_VERSION=3.229.0
 LANGHOST_SDK_VERSION=3.68.0
-GO_MIN_VERSION=1.25.11
+# The newest go directive among scripts/toolchain/*/go.mod (SeaweedFS asks for 1.26.6).
+GO_MIN_VERSION=1.26.6
 K8S_PROVIDER_MODULE=github.com/pulumi/pulumi-kubernetes/provider/v4
 K8S_PROVIDER_PSEUDO=v4.0.0-20260115033456-f47bc2d6f199
 K8S_PROVIDER_SUM=h1:j2bphCf7c2YhnBrhwht2f3TNRRgcMImltUlAgzxr9H4=
@@ -23,6 +24,11 @@ PSA_VERSION=0.33.5
 # etcd release that Kubernetes version requires as its client.
 KUBERNETES_VERSION=1.33.13
 ETCD_VERSION=3.5.21
+# Workflow linters (.ci/run): actionlint from the Go module proxy, zizmor from PyPI.
+ACTIONLINT_VERSION=1.7.12
+ZIZMOR_VERSION=1.32.0
+# The S3-compatible server of the team state backend tests (test/state).
+SEAWEEDFS_VERSION=v0.0.0-20261109003541-7506e5f91cd6
 
 export PATH="$OCEANID_TOOLS/bin:$OCEANID_ROOT/node_modules/.bin:$PATH"
 export PULUMI_HOME=${PULUMI_HOME:-$OCEANID_TOOLS/pulumi-home}

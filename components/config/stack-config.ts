@@ -254,10 +254,23 @@ const CROSS_FIELD_RULES: ReadonlyArray<CrossFieldRule<never>> = [
     rule(z.object({ nodeChanges: stackSchema.shape.nodeChanges }), ({ nodeChanges }) => nodeChangeTimingProblems(nodeChanges)),
     rule(nodesWith("name", "addresses").extend({ egress: z.object({ exitNode: egressSchema.shape.exitNode }) }), (cfg) => exitNodeProblems(cfg)),
     rule(z.object({ egress: egressSchema }), ({ egress }) => egressNamespaceProblems(egress)),
+    rule(nodesWith("name", "addresses").extend({ egress: egressSchema }), (cfg) => ciTailnetProblems(cfg)),
     rule(z.object({ nodeAccess: stackSchema.shape.nodeAccess, kubernetes: kubernetesSchema, egress: egressSchema }), (cfg, secretsSet) =>
         missingSecretProblems(cfg, secretsSet),
     ),
 ] as never;
+
+/** A managed tailnet grants CI SSH to every node by its Tailscale IP (components/network/ci-tailnet-policy.ts). */
+function ciTailnetProblems(cfg: { nodes: ReadonlyArray<Pick<NodeConfig, "name" | "addresses">>; egress: Pick<EgressConfig, "enabled" | "tailnet"> }): string[] {
+    if (!cfg.egress.enabled || !cfg.egress.tailnet.manage) return [];
+    return cfg.nodes.flatMap((n, i) =>
+        n.addresses.tailscale === undefined
+            ? [
+                  `nodes[${i}].addresses.tailscale: ${n.name} has none; egress.tailnet.manage grants CI SSH to every node over the tailnet: set it ('tailscale ip -4' on the node)`,
+              ]
+            : [],
+    );
+}
 
 /** Roles, canary, unique names and version skew. */
 function roleProblems(nodes: ReadonlyArray<Pick<NodeConfig, "name" | "role" | "canary" | "k3sVersion">>): string[] {

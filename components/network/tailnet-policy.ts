@@ -16,7 +16,7 @@ export interface GatewayTailnetNeeds {
 
 export const TAILNET_DEFAULTS: GatewayTailnetNeeds = { gatewayTag: "tag:k8s-egress", exitNodeTag: "tag:exit-node", tagOwners: ["autogroup:admin"] };
 
-type Policy = Record<string, unknown> & {
+export type Policy = Record<string, unknown> & {
     tagOwners?: Record<string, string[]>;
     autoApprovers?: Record<string, unknown> & { exitNode?: string[] };
     grants?: unknown[];
@@ -36,7 +36,14 @@ export function parseHujson(text: string, file: string): Policy {
     return value as Policy;
 }
 
-const union = (a: readonly string[] | undefined, b: readonly string[]) => [...new Set([...(a ?? []), ...b])];
+/** a's items, then b's not already there. */
+export const union = (a: readonly string[] | undefined, b: readonly string[]) => [...new Set([...(a ?? []), ...b])];
+
+/** list's items, then each of items not already there (compared as JSON): merging twice changes nothing. */
+export function appendOnce(list: readonly unknown[] | undefined, items: readonly unknown[]): unknown[] {
+    const seen = new Set((list ?? []).map((x) => JSON.stringify(x)));
+    return [...(list ?? []), ...items.filter((i) => !seen.has(JSON.stringify(i)) && seen.add(JSON.stringify(i)))];
+}
 
 /**
  * The operators' policy plus what the gateway needs, with nothing of theirs
@@ -48,7 +55,6 @@ const union = (a: readonly string[] | undefined, b: readonly string[]) => [...ne
 export function withGatewayAccess(base: Policy, needs: GatewayTailnetNeeds): Policy {
     const grant = { src: [needs.gatewayTag], dst: ["autogroup:internet"], ip: ["*"] };
     const test = { src: needs.gatewayTag, deny: [`${needs.exitNodeTag}:22`, `${needs.gatewayTag}:${GATEWAY_DEFAULTS.proxyPort}`] };
-    const has = (list: unknown[] | undefined, item: unknown) => (list ?? []).some((x) => JSON.stringify(x) === JSON.stringify(item));
     return {
         ...base,
         tagOwners: {
@@ -57,8 +63,8 @@ export function withGatewayAccess(base: Policy, needs: GatewayTailnetNeeds): Pol
             [needs.exitNodeTag]: union(base.tagOwners?.[needs.exitNodeTag], needs.tagOwners),
         },
         autoApprovers: { ...base.autoApprovers, exitNode: union(base.autoApprovers?.exitNode, [needs.exitNodeTag]) },
-        grants: has(base.grants, grant) ? base.grants : [...(base.grants ?? []), grant],
-        tests: has(base.tests, test) ? base.tests : [...(base.tests ?? []), test],
+        grants: appendOnce(base.grants, [grant]),
+        tests: appendOnce(base.tests, [test]),
     };
 }
 

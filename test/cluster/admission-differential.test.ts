@@ -8,7 +8,7 @@ import { spawnSync } from "node:child_process";
 import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
-import { beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, expect, it } from "vitest";
 import { stringify } from "yaml";
 import { parseManifests } from "../../policies/cli/read-manifests";
 import { admissionManifests } from "../../policies/engine/admission";
@@ -29,6 +29,9 @@ import {
 import { asPulumiResources, guardConfig, NOW, packVerdictFor, runCliArgs, writeGuardConfig } from "../helpers/gates";
 import { ROOT } from "../helpers/stack-file";
 import { pollUntil, useTestCluster } from "../helpers/test-cluster";
+import { describeNeeding } from "../helpers/needs";
+
+const suite = describeNeeding(["kube-apiserver", "kube-controller-manager", "etcd", "kubectl", "openssl"]);
 
 const cluster = useTestCluster();
 
@@ -390,7 +393,7 @@ beforeAll(async () => {
     lap("dry runs");
 }, 120_000);
 
-describe("the API server against oceanid-guard, the policy pack and the JS CEL", () => {
+suite("the API server against oceanid-guard, the policy pack and the JS CEL", () => {
     it("type-checks the policy without a warning", () => {
         const status = JSON.parse(mustKubectl(["get", "validatingadmissionpolicy", NAMES.policy, "-o", "json"])).status;
         expect(status.typeChecking).toEqual({});
@@ -424,7 +427,7 @@ describe("the API server against oceanid-guard, the policy pack and the JS CEL",
     });
 });
 
-describe("exemptions in the API server", () => {
+suite("exemptions in the API server", () => {
     const deniedBy = (kind: string, name: string, id: string) =>
         `Error from server (Forbidden): error when creating "STDIN": ${kind} "${name}" is forbidden: ` +
         `ValidatingAdmissionPolicy '${NAMES.policy}' with binding '${NAMES.denyBinding}' denied request: ${policy.spec.validations.find((v) => v.message.startsWith(`${id}: `))!.message}`;

@@ -4,13 +4,16 @@
 // guardrails' ValidatingAdmissionPolicy, rendered by the project's own builder,
 // refuses the incident's DaemonSet while a compliant one gets in.
 import { join } from "node:path";
-import { beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, expect, it } from "vitest";
 import { stringify } from "yaml";
 import { admissionManifests } from "../../policies/engine/admission";
 import { loadGuardConfig } from "../../policies/engine/guard-config";
 import { RULES } from "../../policies/rules";
 import { ROOT } from "../helpers/stack-file";
 import { pollUntil, useTestCluster } from "../helpers/test-cluster";
+import { describeNeeding } from "../helpers/needs";
+
+const suite = describeNeeding(["kube-apiserver", "kube-controller-manager", "etcd", "kubectl", "openssl"]);
 
 const cluster = useTestCluster();
 
@@ -36,7 +39,7 @@ async function namespace(name: string, labels: Record<string, string> = {}) {
     await pollUntil(`serviceaccount ${name}/default`, () => (cluster.kubectl(["get", "serviceaccount", "default", "-n", name]).code === 0 ? true : undefined));
 }
 
-describe("controller manager and Pod Security", () => {
+suite("controller manager and Pod Security", () => {
     beforeAll(() => namespace(RESTRICTED_NS, { "pod-security.kubernetes.io/enforce": "restricted" }));
 
     it("serves Kubernetes v1.33.13 and starts within seconds", () => {
@@ -120,7 +123,7 @@ describe("controller manager and Pod Security", () => {
     });
 });
 
-describe("the guardrails' ValidatingAdmissionPolicy in the API server", () => {
+suite("the guardrails' ValidatingAdmissionPolicy in the API server", () => {
     const INCIDENT = "test/fixtures/incident/tailscale-daemonset.yaml";
     const COMPLIANT = "policies/rules/daemonset-no-host-network/fixtures/compliant.yaml";
     const config = loadGuardConfig(

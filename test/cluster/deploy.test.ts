@@ -5,7 +5,7 @@
 import { readFileSync } from "node:fs";
 import { spawnSync } from "node:child_process";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, expect, it } from "vitest";
 import { parse } from "yaml";
 import { gatewayPolicies, optInPolicy } from "../../components/network/gateway-network-policies";
 import { gatewaySettings } from "../../components/network/egress-gateway";
@@ -14,6 +14,9 @@ import { standInKubelet, type StandInKubelet } from "../helpers/deploy-kubelet";
 import type { Workspace } from "../helpers/pulumi-cli";
 import { readStackFile, ROOT } from "../helpers/stack-file";
 import { pollUntil, useTestCluster } from "../helpers/test-cluster";
+import { describeNeeding } from "../helpers/needs";
+
+const suite = describeNeeding(["kube-apiserver", "kube-controller-manager", "etcd", "kubectl", "openssl", "pulumi"]);
 
 // Without kubelets the node-lifecycle controller would taint every Node unreachable after
 // ~50 s, in the middle of this file: real nodes are Ready, so their taints are only ours.
@@ -59,7 +62,7 @@ async function timed<T>(step: string, f: () => Promise<T>): Promise<T> {
     }
 }
 
-describe("pulumi up of the e2e stack into the test cluster", () => {
+suite("pulumi up of the e2e stack into the test cluster", () => {
     let ws: Workspace;
     let kubelet: StandInKubelet;
     let upOutput = "";

@@ -256,6 +256,16 @@ describe("parseStackConfig: the tailnet side", () => {
         ]);
     });
 
+    it("when managed, needs every node's Tailscale IP: CI reaches the nodes only over the tailnet", () => {
+        const raw = validRaw();
+        raw.egress.tailnet = { manage: true };
+        raw.secretsSet = { ...raw.secretsSet, tailscaleApiKey: true };
+        delete raw.nodes[2].addresses.tailscale;
+        expect(problemsOf(raw)).toEqual([
+            "nodes[2].addresses.tailscale: calypso has none; egress.tailnet.manage grants CI SSH to every node over the tailnet: set it ('tailscale ip -4' on the node)",
+        ]);
+    });
+
     it("caps the key's lifetime at Tailscale's 90 days", () => {
         const raw = validRaw();
         raw.egress.tailnet = { manage: true, keyExpiryDays: 365 };

@@ -24,6 +24,9 @@ import { previewWithEvents, urnName, urnType, type PolicyViolationEvent, type Pr
 import { customKinds, PROVIDER_DEFAULT_NAMESPACE, providerReading } from "../helpers/provider-yaml";
 import { Workspace } from "../helpers/pulumi-cli";
 import { ROOT } from "../helpers/stack-file";
+import { describeNeeding } from "../helpers/needs";
+
+const suite = describeNeeding(["pulumi", "kube-read"]);
 
 const PACK = join(ROOT, "policies");
 const PROGRAM = join(ROOT, "test", "fixtures", "manifest-stack");
@@ -233,7 +236,7 @@ beforeAll(() => {
     ws.editConfig(["manifest-replay:renderDir"], join(ws.dir, "rendered"));
 });
 
-describe("every fixture file the provider reads, in one preview with the pack", () => {
+suite("every fixture file the provider reads, in one preview with the pack", () => {
     let preview: PreviewRecord;
 
     beforeAll(() => {
@@ -300,7 +303,7 @@ describe("every fixture file the provider reads, in one preview with the pack", 
 });
 
 // One preview each, without the pack: the refusal is the provider's.
-describe.runIf(refusedFixtures.length > 0)("files the provider refuses: the preview fails, naming the ConfigGroup and why", () => {
+suite("files the provider refuses: the preview fails, naming the ConfigGroup and why", () => {
     it.each(refusedFixtures)("$file", (f) => {
         const component = componentName("cg", f.file);
         ws.editConfig(["manifest-replay:crds"], []);

@@ -4,12 +4,15 @@
 import { spawnSync } from "node:child_process";
 import { cpSync, mkdirSync, readdirSync } from "node:fs";
 import { join } from "node:path";
-import { beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, expect, it } from "vitest";
 import { cliVerdict } from "../helpers/gates";
 import { renderingDevWorkspace, TOOLS_BIN } from "../helpers/pulumi-cli";
 import { ROOT } from "../helpers/stack-file";
 import { parse } from "yaml";
 import { readFileSync } from "node:fs";
+import { describeNeeding } from "../helpers/needs";
+
+const suite = describeNeeding(["pulumi", "netpolicy", "psa-check"]);
 
 interface Conn {
     src: string;
@@ -45,7 +48,7 @@ beforeAll(() => {
     conns = JSON.parse(r.stdout);
 });
 
-describe("connectivity of the rendered dev stack (netpol-analyzer)", () => {
+suite("connectivity of the rendered dev stack (netpol-analyzer)", () => {
     it("a pod in an opted-in namespace reaches kube-dns on 53 and the gateway's proxy port, and nothing else", () => {
         expect(from("apps/client[Deployment]")).toEqual([
             "egress-gateway/egress-gateway[Deployment] TCP 1055",
@@ -81,7 +84,7 @@ describe("connectivity of the rendered dev stack (netpol-analyzer)", () => {
     });
 });
 
-describe("the rendered gateway Deployment", () => {
+suite("the rendered gateway Deployment", () => {
     const deploymentFile = () =>
         join(
             rendered,

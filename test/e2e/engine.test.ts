@@ -1,11 +1,14 @@
 // Drives the real Pulumi CLI (built by scripts/setup) over the bundled dev stack.
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, expect, it } from "vitest";
 import { parse } from "yaml";
 import { renderingDevWorkspace, Workspace } from "../helpers/pulumi-cli";
+import { describeNeeding } from "../helpers/needs";
 
-describe("real engine: the dev stack", () => {
+const suite = describeNeeding(["pulumi"]);
+
+suite("real engine: the dev stack", () => {
     let ws: Workspace;
     beforeAll(() => {
         ws = renderingDevWorkspace();
@@ -35,7 +38,7 @@ describe("real engine: the dev stack", () => {
     });
 });
 
-describe("real engine: secrets", () => {
+suite("real engine: secrets", () => {
     it("the dev stack's secret is in neither the rendered files, the state nor the output", () => {
         const ws = renderingDevWorkspace();
         const up = ws.pulumi(["up", "--yes", "--skip-preview"]);
@@ -52,7 +55,7 @@ describe("real engine: secrets", () => {
     });
 });
 
-describe("real engine: a broken stack config", () => {
+suite("real engine: a broken stack config", () => {
     it("fails with the validation message, a non-zero exit and no stack trace", () => {
         const ws = new Workspace("dev");
         ws.editConfig(["oceanid:egress", "exitNode"], "srv712429");

@@ -2,14 +2,17 @@
 // DaemonSet is stopped before anything is written, and analyze reads a state file.
 import { existsSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, expect, it } from "vitest";
 import { renderingDevWorkspace, Workspace } from "../helpers/pulumi-cli";
 import { ROOT } from "../helpers/stack-file";
+import { describeNeeding } from "../helpers/needs";
+
+const suite = describeNeeding(["pulumi"]);
 
 const PACK = join(ROOT, "policies");
 const CI_POLICY_CONFIG = join(ROOT, ".ci", "policy-config.json");
 
-describe("real engine + policy pack: the dev stack", () => {
+suite("real engine + policy pack: the dev stack", () => {
     let ws: Workspace;
     beforeAll(() => {
         ws = renderingDevWorkspace();
@@ -32,7 +35,7 @@ describe("real engine + policy pack: the dev stack", () => {
     });
 });
 
-describe("real engine + policy pack: the incident's DaemonSet", () => {
+suite("real engine + policy pack: the incident's DaemonSet", () => {
     let ws: Workspace;
     let renderDir: string;
     beforeAll(() => {
@@ -71,7 +74,7 @@ describe("real engine + policy pack: the incident's DaemonSet", () => {
     });
 });
 
-describe("real engine + policy pack: other ways to declare it", () => {
+suite("real engine + policy pack: other ways to declare it", () => {
     const incidentWorkspace = (via: string) => {
         const ws = new Workspace(`incident-${via}`, "incident-replay-passphrase", undefined, join(ROOT, "test", "fixtures", "incident-stack"));
         ws.editConfig(["incident-replay:renderDir"], join(ws.dir, "rendered"));

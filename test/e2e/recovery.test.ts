@@ -5,8 +5,11 @@ import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, expect, it } from "vitest";
 import { ROOT } from "../helpers/stack-file";
+import { describeNeeding } from "../helpers/needs";
+
+const suite = describeNeeding(["root", "netns", "iptables"]);
 
 const SCRIPT = join(ROOT, "scripts", "recovery", "remove-tailscale-leftovers");
 const tag = String(process.pid % 100000);
@@ -87,7 +90,7 @@ afterAll(() => {
     sh(`ip netns del ${NODE}; ip netns del ${PEER}`);
 });
 
-describe("remove-tailscale-leftovers", () => {
+suite("remove-tailscale-leftovers", () => {
     it("the test host works before Tailscale's leftovers, and not with them", () => {
         expect(peerReachesNode()).toBe(true);
         seedTailscaleLeftovers();

@@ -4,11 +4,14 @@ import { createHash } from "node:crypto";
 import { cpSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { describe, expect, it } from "vitest";
+import { expect, it } from "vitest";
 import { TOOLS_BIN } from "../helpers/pulumi-cli";
 import { ROOT } from "../helpers/stack-file";
+import { describeNeeding } from "../helpers/needs";
 
-describe("scripts/setup", () => {
+const suite = describeNeeding(["pulumi"]);
+
+suite("scripts/setup", () => {
     it("with an empty cache and no Go: uses the Pulumi CLI on PATH, then stops at the first build with what to install", () => {
         // A copy of the project whose toolchain cache is empty. Its node_modules holds only the
         // stamp setup checks, so its npm step passes without touching the real node_modules.
@@ -27,11 +30,11 @@ describe("scripts/setup", () => {
             env: { ...process.env, PATH: `${TOOLS_BIN}:/usr/bin:/bin`, XDG_CACHE_HOME: join(root, "cache"), PULUMI_HOME: join(root, "pulumi-home") },
         });
         expect(r.status).toBe(1);
-        expect(r.stdout).toContain("==> [2/10] npm packages (npm ci)\n    up to date");
-        expect(r.stdout).toContain("==> [3/10] Pulumi CLI and Node.js language host");
+        expect(r.stdout).toContain("==> [2/12] npm packages (npm ci)\n    up to date");
+        expect(r.stdout).toContain("==> [3/12] Pulumi CLI and Node.js language host");
         expect(r.stdout).toMatch(/using .+\/\.tools\/bin\/pulumi \(v3\.259\.0\) and its own language host/);
         expect(r.stderr.trim().split("\n").at(-1)).toBe(
-            "setup: step 4 failed: building the kubernetes provider needs Go >= 1.25.11, found 'no go on PATH': install it (https://go.dev/dl, or Debian's golang package when new enough) and rerun",
+            "setup: step 4 failed: building the kubernetes provider needs Go >= 1.26.6, found 'no go on PATH': install it (https://go.dev/dl, or Debian's golang package when new enough) and rerun",
         );
     });
 });

@@ -3,10 +3,13 @@
 import { spawnSync } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, expect, it } from "vitest";
 import { stringify } from "yaml";
 import { USAGE } from "../../components/health/cli";
 import { ROOT } from "../helpers/stack-file";
+import { describeNeeding } from "../helpers/needs";
+
+const suite = describeNeeding(["/usr/sbin/sshd", "ssh-keygen"]);
 import {
     closedPort,
     fakeApiServer,
@@ -40,7 +43,7 @@ function expectCannotCheck(r: Run, reason: string | RegExp): void {
     expect(r.stderr).not.toMatch(/^\s+at /m);
 }
 
-describe("flags", () => {
+suite("flags", () => {
     it("--help documents both modes, the outputs, the exit codes and a schedule", async () => {
         const r = await run(["--help"]);
         expect(r).toEqual({ code: 0, stdout: `${USAGE}\n`, stderr: "" });
@@ -80,7 +83,7 @@ describe("flags", () => {
     });
 });
 
-describe("stack files", () => {
+suite("stack files", () => {
     it("names the stack file it could not find, and where it looked", async () => {
         const dir = tmpDir();
         expectCannotCheck(
@@ -134,7 +137,7 @@ describe("stack files", () => {
     });
 });
 
-describe("kubeconfigs", () => {
+suite("kubeconfigs", () => {
     const KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIDGFppaNk5AuY3v0liC69Fy1sjXaQnwx5LEoh0dG7B2q";
     let dir: string;
     let stack: string;
@@ -220,7 +223,7 @@ describe("kubeconfigs", () => {
     });
 });
 
-describe("a cluster on loopback", () => {
+suite("a cluster on loopback", () => {
     let sshd: Sshd;
     let api: FakeApi;
     let dir: string;

@@ -1,10 +1,13 @@
 // The gate: polling on a fake clock with scripted observations, then the rendered command itself
 // against a k3s-like HTTPS server and a real sshd, with the kubeconfig on stdin.
 import { execFileSync } from "node:child_process";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, expect, it } from "vitest";
 import type { Probes } from "../../components/health/cli";
 import { gateCommand, type GateSpec } from "../../components/health/gate-command";
 import { KubeApiError, type KubeState, type ProbeResult } from "../../components/health/probes";
+import { describeNeeding } from "../helpers/needs";
+
+const suite = describeNeeding(["/usr/sbin/sshd", "ssh-keygen"]);
 import {
     closedPort,
     fakeApiServer,
@@ -73,7 +76,7 @@ const state = (renewedAt: Date, opts: { ready?: string; kubelet?: string } = {})
     leases: new Map([["srv712695", renewedAt]]),
 });
 
-describe("gate polling", () => {
+suite("gate polling", () => {
     it("passes once the node renews its Lease after the change, at the new version", async () => {
         // Before the change, then restarting (old version, NotReady), then back.
         const { io, seen } = scripted((n, now) =>
@@ -138,7 +141,7 @@ describe("gate polling", () => {
     });
 });
 
-describe("the rendered gate command against loopback", () => {
+suite("the rendered gate command against loopback", () => {
     let sshd: Sshd;
     let api: FakeApi;
     let renewed: Date;

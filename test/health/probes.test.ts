@@ -1,8 +1,11 @@
 // The probes against real counterparts on loopback: OpenSSH's sshd, and an HTTPS server answering
 // like k3s' API server and /ping.
 import { KubeConfig } from "@kubernetes/client-node";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, expect, it } from "vitest";
 import { fingerprint, KubeApiError, observeKubernetes, parseHostKey, pingServer, probeSsh } from "../../components/health/probes";
+import { describeNeeding } from "../helpers/needs";
+
+const suite = describeNeeding(["/usr/sbin/sshd", "ssh-keygen"]);
 import {
     closedPort,
     fakeApiServer,
@@ -22,7 +25,7 @@ import {
 // A real key of another host: well formed, not this sshd's.
 const OTHER_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIDGFppaNk5AuY3v0liC69Fy1sjXaQnwx5LEoh0dG7B2q";
 
-describe("probeSsh against a real sshd", () => {
+suite("probeSsh against a real sshd", () => {
     let sshd: Sshd;
     beforeAll(async () => {
         sshd = await startSshd();
@@ -80,7 +83,7 @@ describe("probeSsh against a real sshd", () => {
     });
 });
 
-describe("host keys", () => {
+suite("host keys", () => {
     it("splits a pinned line into its type and blob, and refuses a type that is not the blob's", () => {
         expect(parseHostKey(OTHER_KEY)?.type).toBe("ssh-ed25519");
         expect(parseHostKey(OTHER_KEY.replace("ssh-ed25519", "ssh-rsa"))).toBeUndefined();
@@ -92,7 +95,7 @@ describe("host keys", () => {
     });
 });
 
-describe("pingServer and observeKubernetes against a k3s-like HTTPS server", () => {
+suite("pingServer and observeKubernetes against a k3s-like HTTPS server", () => {
     const tls = selfSignedCert(tmpDir());
     let api: FakeApi;
     let nodes: object[] = [];

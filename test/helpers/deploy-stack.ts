@@ -2,10 +2,10 @@
 // (kubernetes.mode "cluster"), in a scratch workspace. Pulumi runs
 // asynchronously here so a test can act as the cluster's kubelets meanwhile.
 import { join } from "node:path";
-import { runAsync, TOOLS_BIN, Workspace, type CliResult } from "./pulumi-cli";
+import { runAsync, TOOLS_BIN, Workspace, type CliResult, type SpawnHooks } from "./pulumi-cli";
 
-/** Runs pulumi in the workspace without blocking; `stdin` is fed to it (secret values go only there). */
-export function pulumiAsync(ws: Workspace, args: string[], stdin?: string): Promise<CliResult> {
+/** Runs pulumi in the workspace without blocking; `stdin` is fed to it (secret values go only there); `hooks` as in runAsync. */
+export function pulumiAsync(ws: Workspace, args: string[], stdin?: string, hooks: SpawnHooks = {}): Promise<CliResult> {
     const runsProgram = ["preview", "up", "destroy", "refresh"].includes(args[0]);
     const full = [
         ...args,
@@ -16,7 +16,7 @@ export function pulumiAsync(ws: Workspace, args: string[], stdin?: string): Prom
         "--color",
         "never",
     ];
-    return runAsync(join(TOOLS_BIN, "pulumi"), full, { cwd: ws.cwd, env: ws.env(), stdin });
+    return runAsync(join(TOOLS_BIN, "pulumi"), full, { cwd: ws.cwd, env: ws.env(), stdin, ...hooks });
 }
 
 /**

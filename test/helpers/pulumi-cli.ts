@@ -1,4 +1,4 @@
-import { spawn, spawnSync } from "node:child_process";
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -15,10 +15,20 @@ export interface CliResult {
     output: string;
 }
 
-/** Runs a command without blocking the event loop (so a test can act meanwhile); `stdin` is fed to it, then closed. */
-export function runAsync(cmd: string, args: string[], opts: { cwd: string; env?: NodeJS.ProcessEnv; stdin?: string }): Promise<CliResult> {
+export interface SpawnHooks {
+    started?: (child: ChildProcess) => void;
+    detached?: boolean;
+}
+
+/**
+ * Runs a command without blocking the event loop (so a test can act meanwhile); `stdin` is fed to it, then closed.
+ * `started` gets the child process (to signal it); with `detached` it leads a process group of its own
+ * (`process.kill(-child.pid, …)` then reaches everything it started).
+ */
+export function runAsync(cmd: string, args: string[], opts: { cwd: string; env?: NodeJS.ProcessEnv; stdin?: string } & SpawnHooks): Promise<CliResult> {
     return new Promise((resolve) => {
-        const child = spawn(cmd, args, { cwd: opts.cwd, env: opts.env ?? process.env, stdio: ["pipe", "pipe", "pipe"] });
+        const child = spawn(cmd, args, { cwd: opts.cwd, env: opts.env ?? process.env, stdio: ["pipe", "pipe", "pipe"], detached: opts.detached });
+        opts.started?.(child);
         let stdout = "";
         let stderr = "";
         child.stdout.on("data", (d) => (stdout += d));
@@ -40,6 +50,11 @@ export class Workspace {
     readonly configFile: string;
     /** Where pulumi runs: the repo root, or a scratch copy of a fixture project. */
     readonly cwd: string;
+    /**
+     * Another state backend for every later run: its PULUMI_BACKEND_URL and credentials
+     * (an S3 bucket, test/helpers/s3-server.ts). The stack the constructor made stays in the file backend.
+     */
+    backendEnv: Record<string, string> = {};
 
     /**
      * @param project a Pulumi project directory to copy into the scratch space
@@ -93,6 +108,7 @@ export class Workspace {
             // in the workspace for the next run.
             PULUMI_NODEJS_TRANSPILE_ONLY: "true",
             NODE_COMPILE_CACHE: join(this.dir, "node-compile-cache"),
+            ...this.backendEnv,
             ...extraEnv,
         };
     }

@@ -7,10 +7,12 @@ import { spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, expect, it } from "vitest";
 import { NodeLab } from "./node-lab";
+import { describeNeeding } from "../helpers/needs";
 
-const unavailable = NodeLab.unavailableReason();
+const suite = describeNeeding(["root", "netns"]);
+
 const VERSION = "v1.33.4+k3s1";
 const NEXT = "v1.33.5+k3s1";
 const GRACE = 5;
@@ -34,7 +36,7 @@ async function until<T>(what: string, timeoutMs: number, probe: () => Promise<T 
     }
 }
 
-describe.skipIf(unavailable !== undefined)(`node lab${unavailable ? ` (skipped: ${unavailable})` : ""}`, () => {
+suite("node lab", () => {
     let lab: NodeLab;
     let work: string;
     let startMs = 0;

@@ -4,13 +4,15 @@
 import { spawnSync } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, expect, it } from "vitest";
 import { NodeLab } from "../lab/node-lab";
 import { ROOT } from "../helpers/stack-file";
 import { LAB_NODES, writeLabStackFile } from "./lab-stack";
+import { describeNeeding } from "../helpers/needs";
+
+const suite = describeNeeding(["root", "netns"]);
 
 const VERSION = "v1.33.5+k3s1";
-const canRun = process.getuid?.() === 0;
 let lab: NodeLab;
 let stackFile: string;
 
@@ -27,7 +29,7 @@ function health(args: string[]) {
     return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
-describe.skipIf(!canRun)("oceanid-health on the lab", () => {
+suite("oceanid-health on the lab", () => {
     it("says all three nodes are healthy, in text and JSON", () => {
         const text = health(["--config-file", stackFile, "--kubeconfig", lab.kubeconfigPath]);
         expect(text.stderr).toBe("");

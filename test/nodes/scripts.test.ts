@@ -1,7 +1,7 @@
 // The scripts node changes run, as rendered: snapshot files a reviewer reads as
 // diffs, each parsed by bash and clean under shellcheck.
 import { spawnSync } from "node:child_process";
-import { describe, expect, it } from "vitest";
+import { expect, it } from "vitest";
 import {
     changeDir,
     parseAppliedAt,
@@ -14,6 +14,9 @@ import {
 import { k3sChangeSpec, type K3sChange } from "../../components/nodes/scripts/k3s-scripts";
 import { shellQuote } from "../../components/platform/shell-quote";
 import { stepCommand } from "../../components/nodes/scripts/shell";
+import { describeNeeding } from "../helpers/needs";
+
+const suite = describeNeeding(["shellcheck"]);
 
 const agent: K3sChange = {
     node: "srv712695",
@@ -44,7 +47,7 @@ function run(cmd: string, args: string[], input?: string) {
     return { code: r.status, out: `${r.stdout}${r.stderr}` };
 }
 
-describe("node change scripts", () => {
+suite("node change scripts", () => {
     for (const [role, change] of [
         ["agent", agent],
         ["server", server],
@@ -92,7 +95,7 @@ describe("node change scripts", () => {
     });
 });
 
-describe("step command lines", () => {
+suite("step command lines", () => {
     it("run the script as root under timeout, through sudo -n for other logins", () => {
         expect(stepCommand("echo 'hi'", { user: "root", timeoutSeconds: 60 })).toBe(`timeout -k 10 60 bash -c 'echo '\\''hi'\\'''`);
         expect(stepCommand("echo hi", { user: "oceanid", timeoutSeconds: 5 })).toBe("sudo -n timeout -k 10 5 bash -c 'echo hi'");

@@ -3,13 +3,15 @@
 // The gate fails, the chain stops before the next agent, and the canary's own
 // timer restores its previous k3s with no SSH and no network.
 import { existsSync, readFileSync } from "node:fs";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, expect, it } from "vitest";
 import { NodeLab } from "../lab/node-lab";
 import { labConfig, LAB_NODES, LAB_TIMINGS, rollout, secretValues } from "./lab-stack";
+import { describeNeeding } from "../helpers/needs";
+
+const suite = describeNeeding(["root", "netns"]);
 
 const OLD = "v1.33.4+k3s1";
 const NEW = "v1.33.5+k3s1";
-const canRun = process.getuid?.() === 0;
 
 let lab: NodeLab;
 
@@ -60,7 +62,7 @@ async function cutOffCanary(run: Awaited<ReturnType<typeof rollout>>, calypsoBef
     expect(existsSync(lab.nodePath("srv712695", "/var/lib/oceanid/changes/k3s/armed-at"))).toBe(false);
 }
 
-describe.skipIf(!canRun)("a node change that cuts the canary off", () => {
+suite("a node change that cuts the canary off", () => {
     it("fails the gate, stops the chain, and the canary reverts itself", async () => {
         const calypsoBefore = { version: lab.installedVersion("calypso"), installs: lab.installs("calypso").length, pid: lab.servicePid("calypso") };
         const running = rollout(lab, labConfig(lab, NEW));
@@ -85,7 +87,7 @@ describe.skipIf(!canRun)("a node change that cuts the canary off", () => {
     });
 });
 
-describe.skipIf(!canRun)("a release whose k3s stops renewing its Lease, on the server", () => {
+suite("a release whose k3s stops renewing its Lease, on the server", () => {
     const BROKEN = "v1.33.6+k3s1";
 
     it("fails the server's gate before any agent, refuses another run while the revert is pending, then reverts", async () => {

@@ -1,10 +1,12 @@
 // Preflight over real SSH: what it refuses, before any change, with the node
 // named. Skew against the server, thresholds, and a token for another server.
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, expect, it } from "vitest";
 import { NodeLab } from "../lab/node-lab";
 import { labConfig, LAB_NODES, rollout } from "./lab-stack";
+import { describeNeeding } from "../helpers/needs";
 
-const canRun = process.getuid?.() === 0;
+const suite = describeNeeding(["root", "netns"]);
+
 let lab: NodeLab;
 
 beforeAll(async () => {
@@ -25,7 +27,7 @@ const lastStep = (run: Awaited<ReturnType<typeof rollout>>) => run.steps.at(-1) 
 const failure = (run: Awaited<ReturnType<typeof rollout>>) => lastStep(run).stderr.trim().split("\n").at(-1);
 const state = () => LAB_NODES.map((n) => [lab.installedVersion(n.name), lab.installs(n.name).length]);
 
-describe.skipIf(!canRun)("preflight", () => {
+suite("preflight", () => {
     it("refuses a node without the disk the upgrade needs, before any change", async () => {
         const before = state();
         const config = labConfig(lab, "v1.33.5+k3s1");

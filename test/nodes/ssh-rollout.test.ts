@@ -3,13 +3,15 @@
 // namespaces (test/lab). The happy path, idempotence, a refused host key, and
 // where the secrets go.
 import { existsSync, readFileSync } from "node:fs";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, expect, it } from "vitest";
 import { NodeLab } from "../lab/node-lab";
 import { labConfig, LAB_NODES, rollout, secretValues } from "./lab-stack";
+import { describeNeeding } from "../helpers/needs";
+
+const suite = describeNeeding(["root", "netns"]);
 
 const OLD = "v1.33.4+k3s1";
 const NEW = "v1.33.5+k3s1";
-const canRun = process.getuid?.() === 0;
 const STEPS = ["preflight", "arm", "apply", "gate", "confirm"];
 
 let lab: NodeLab;
@@ -40,7 +42,7 @@ async function watchingProcesses<T>(work: Promise<T>): Promise<{ result: T; seen
 const nodeState = () =>
     LAB_NODES.map((n) => ({ node: n.name, version: lab.installedVersion(n.name), installs: lab.installs(n.name).length, pid: lab.servicePid(n.name) }));
 
-describe.skipIf(!canRun)("k3s node changes over SSH", () => {
+suite("k3s node changes over SSH", () => {
     it("refuses a node whose host key is not the pinned one before anything changes anywhere", async () => {
         const before = nodeState();
         // The server's pin is another node's key: the first step cannot even connect.

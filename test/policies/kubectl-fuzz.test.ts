@@ -3,11 +3,14 @@
 // between kubectl's reader and the guard's. A fixed seed, so that a failure
 // can be run again; `npm run fuzz:parity -- --runs N --seed S` runs longer and
 // keeps what it finds in test/fixtures/kubectl-parity/found/.
-import { describe, expect, it } from "vitest";
+import { expect, it } from "vitest";
 import { describe as show } from "./kubectl-harness";
 import { runFuzz } from "./kubectl-fuzz";
+import { describeNeeding } from "../helpers/needs";
 
-describe("the parity fuzzer, bounded", () => {
+const suite = describeNeeding(["kube-read"]);
+
+suite("the parity fuzzer, bounded", () => {
     it("finds no disagreement in 1,500 cases from seed 20251130", () => {
         const result = runFuzz({ runs: 1500, seed: 20251130 });
         expect(result.cases).toBe(1500);

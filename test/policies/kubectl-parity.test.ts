@@ -9,9 +9,12 @@ import { mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from "node:
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import fc from "fast-check";
-import { afterAll, describe, expect, it } from "vitest";
+import { afterAll, expect, it } from "vitest";
 import { ROOT } from "../helpers/stack-file";
 import { compare, DELIBERATE_REFUSALS, describe as show, guardReads, kubectlReads } from "./kubectl-harness";
+import { describeNeeding } from "../helpers/needs";
+
+const suite = describeNeeding(["kube-read"]);
 
 const PARITY = join(ROOT, "test", "fixtures", "kubectl-parity");
 
@@ -31,7 +34,7 @@ function expectSameReading(files: string[]): void {
     expect(disagreements.map(show)).toEqual([]);
 }
 
-describe("oceanid-guard reads what kubectl sends", () => {
+suite("oceanid-guard reads what kubectl sends", () => {
     const fixtures = manifests(PARITY).filter((f) => !f.includes("/deliberate/"));
 
     it("the parity fixtures: scalars, tags, merge keys, line ends, document ends, JSON streams, lists, metadata, keys", () => {

@@ -4,13 +4,16 @@ import { spawnSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, describe, expect, it } from "vitest";
+import { afterAll, expect, it } from "vitest";
 import { stringify } from "yaml";
 import { main } from "../../policies/cli/main";
 import { expandPaths, parseManifests, readManifests, type ReadItem } from "../../policies/cli/read-manifests";
 import { deployment } from "../fixtures/guard-cases";
 import { ROOT } from "../helpers/stack-file";
 import { kubectlReads } from "./kubectl-harness";
+import { describeNeeding } from "../helpers/needs";
+
+const suite = describeNeeding(["kube-read"]);
 
 const dirs: string[] = [];
 const tmpDir = () => {
@@ -33,7 +36,7 @@ function summary(items: Iterable<ReadItem>): Array<[string, number | undefined]>
     );
 }
 
-describe("readManifests", () => {
+suite("readManifests", () => {
     it("yields missing paths first, then each file's documents in order, one at a time", () => {
         const good = join(tmpDir(), "two.yaml");
         writeFileSync(good, `${stringify(deployment())}---\n${stringify(deployment(undefined, { name: "second" }))}`);
@@ -107,7 +110,7 @@ describe("readManifests", () => {
     });
 });
 
-describe("directories as kubectl -R walks them, and more", () => {
+suite("directories as kubectl -R walks them, and more", () => {
     // root/: a.yaml, file-link.yaml -> outside/b.yaml, dir-link -> outside-dir/ (c.yaml), up -> root, dangling.yaml -> nothing
     const base = tmpDir();
     const root = join(base, "root");

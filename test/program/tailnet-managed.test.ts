@@ -25,6 +25,10 @@ describe("index.ts with egress.tailnet.manage", () => {
         const policy = JSON.parse(acl.inputs.acl);
         expect(policy.grants).toContainEqual({ src: ["tag:k8s-egress"], dst: ["autogroup:internet"], ip: ["*"] });
         expect(policy.ssh).toHaveLength(1);
+        // CI's grants come from the stack's nodes: their Tailscale IPs, SSH ports and the server URL's port.
+        expect(policy.grants).toContainEqual({ src: ["tag:oceanid-ci"], dst: ["100.64.0.10", "100.64.0.20", "100.64.0.30"], ip: ["tcp:22"] });
+        expect(policy.grants).toContainEqual({ src: ["tag:oceanid-ci"], dst: ["100.64.0.10"], ip: ["tcp:6443"] });
+        expect(policy.grants).toHaveLength(4);
         const [key] = byType("tailscale:index/tailnetKey:TailnetKey");
         expect(key.inputs).toMatchObject({ ephemeral: true, reusable: true, preauthorized: true, tags: ["tag:k8s-egress"], recreateIfInvalid: "always" });
     });
