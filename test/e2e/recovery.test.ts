@@ -1,6 +1,8 @@
 // scripts/recovery/remove-tailscale-leftovers on a test host of our own: a
 // network namespace joined to a peer by a veth pair, seeded with what kernel-mode
 // Tailscale leaves behind next to rules the node needs. Traffic stays in the pair.
+// The node has its own PID namespace too: the script's `pkill -x tailscaled`
+// must find the node's stand-in daemon, never a tailscaled of another test.
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -30,12 +32,16 @@ function must(cmd: string) {
     return r.out;
 }
 const inNode = (cmd: string) => `ip netns exec ${NODE} ${cmd}`;
+/** The script as the node runs it: its network, and its own processes (the PID namespace of nodeInit). */
+const runScript = (args: string) => sh(`nsenter --target ${nodeInitPid} --pid --mount --net bash ${SCRIPT} ${args}`);
 /** Can the peer open a TCP connection to the node's port 8080? */
 const peerReachesNode = () => sh(`ip netns exec ${PEER} timeout 2 bash -c 'exec 3<>/dev/tcp/${NODE_IP}/8080'`).code === 0;
 
 let dir: string;
 let listener: ChildProcess;
-let fakeDaemon: ChildProcess;
+let nodeInit: ChildProcess;
+let nodeInitPid: number;
+let nodeInitOutput = "";
 
 function seedTailscaleLeftovers() {
     for (const cmd of [
@@ -81,12 +87,39 @@ beforeAll(() => {
     listener = spawn("ip", ["netns", "exec", NODE, "python3", "-m", "http.server", "8080", "--bind", NODE_IP], { stdio: "ignore" });
     for (let i = 0; i < 30 && !peerReachesNode(); i++) spawnSync("sleep", ["0.2"]);
     copyFileSync("/bin/sleep", join(dir, "tailscaled"));
-    fakeDaemon = spawn(join(dir, "tailscaled"), ["600"], { stdio: "ignore" });
+    // The node's init (PID 1 of its namespace) runs the stand-in daemon, reports how it ended, and
+    // stays: the namespace, and the script inside it, would end with it.
+    nodeInit = spawn(
+        "ip",
+        [
+            "netns",
+            "exec",
+            NODE,
+            "unshare",
+            "--pid",
+            "--fork",
+            "--mount-proc",
+            "--kill-child",
+            "bash",
+            "-c",
+            '"$0" 600 & wait $!; echo "daemon exit $?"; exec sleep 600',
+            join(dir, "tailscaled"),
+        ],
+        { stdio: ["ignore", "pipe", "inherit"] },
+    );
+    nodeInit.stdout!.on("data", (d) => (nodeInitOutput += d));
+    for (let i = 0; i < 50 && !nodeInitPid; i++) {
+        // unshare's child is the namespace's PID 1; it has the daemon as its own child once it runs.
+        const init = Number(sh(`pgrep -P $(pgrep -P ${nodeInit.pid} -x unshare || echo ${nodeInit.pid}) -x bash`).out.trim().split("\n")[0]);
+        if (init && sh(`pgrep -P ${init} -x tailscaled`).code === 0) nodeInitPid = init;
+        else spawnSync("sleep", ["0.1"]);
+    }
+    if (!nodeInitPid) throw new Error("the node's PID namespace did not start");
 });
 
 afterAll(() => {
     listener?.kill();
-    fakeDaemon?.kill();
+    nodeInit?.kill("SIGKILL"); // unshare --fork ignores SIGTERM; --kill-child takes the namespace down with it
     sh(`ip netns del ${NODE}; ip netns del ${PEER}`);
 });
 
@@ -98,7 +131,7 @@ suite("remove-tailscale-leftovers", () => {
     });
 
     it("restores connectivity and removes exactly Tailscale's chains, rules, table 52, state and process", async () => {
-        const r = sh(inNode(`bash ${SCRIPT} --state-dir ${join(dir, "var-lib-tailscale-worker")}`));
+        const r = runScript(`--state-dir ${join(dir, "var-lib-tailscale-worker")}`);
         expect(r.code, r.out).toBe(0);
         expect(peerReachesNode()).toBe(true);
 
@@ -115,15 +148,13 @@ suite("remove-tailscale-leftovers", () => {
         expect(rules).not.toMatch(/^52(10|70):/m);
         expect(must(inNode("ip route show table 52")).trim()).toBe("");
         expect(existsSync(join(dir, "var-lib-tailscale-worker"))).toBe(false);
-        const signal = await new Promise<NodeJS.Signals | null>((resolve) =>
-            fakeDaemon.exitCode !== null || fakeDaemon.signalCode !== null ? resolve(fakeDaemon.signalCode) : fakeDaemon.on("exit", (_c, sig) => resolve(sig)),
-        );
-        expect(signal).toBe("SIGTERM");
+        // 143 = 128 + SIGTERM: the script stopped the node's daemon the polite way.
+        await expect.poll(() => nodeInitOutput, { timeout: 5000 }).toBe("daemon exit 143\n");
     });
 
     it("changes nothing on a clean node (idempotent)", () => {
         const before = must(inNode("iptables-save")).replace(/^#.*$/gm, "");
-        const r = sh(inNode(`bash ${SCRIPT} --state-dir ${join(dir, "var-lib-tailscale-worker")}`));
+        const r = runScript(`--state-dir ${join(dir, "var-lib-tailscale-worker")}`);
         expect(r.code).toBe(0);
         expect(r.out).not.toMatch(/^\+ /m);
         expect(must(inNode("iptables-save")).replace(/^#.*$/gm, "")).toBe(before);
@@ -132,7 +163,7 @@ suite("remove-tailscale-leftovers", () => {
     it("--dry-run says what it would do and does nothing", () => {
         must(inNode("iptables -w -N ts-input"));
         must(inNode("iptables -w -I INPUT 1 -j ts-input"));
-        const r = sh(inNode(`bash ${SCRIPT} --dry-run --state-dir ${join(dir, "none")}`));
+        const r = runScript(`--dry-run --state-dir ${join(dir, "none")}`);
         expect(r.code).toBe(0);
         expect(r.out).toContain("+ iptables -w -t filter -D INPUT -j ts-input");
         expect(r.out).toContain("+ iptables -w -t filter -X ts-input");
