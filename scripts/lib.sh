@@ -29,6 +29,10 @@ ACTIONLINT_VERSION=1.7.12
 ZIZMOR_VERSION=1.32.0
 # The S3-compatible server of the team state backend tests (test/state).
 SEAWEEDFS_VERSION=v0.0.0-20261109003541-7506e5f91cd6
+# The tailnet lab (test/tailnet): Tailscale at the gateway image's tag
+# (components/network/gateway-workload.ts GATEWAY_DEFAULTS.image), headscale as control server.
+TAILSCALE_VERSION=1.102.3
+HEADSCALE_VERSION=0.26.1
 
 export PATH="$OCEANID_TOOLS/bin:$OCEANID_ROOT/node_modules/.bin:$PATH"
 export PULUMI_HOME=${PULUMI_HOME:-$OCEANID_TOOLS/pulumi-home}

@@ -30,8 +30,8 @@ suite("scripts/setup", () => {
             env: { ...process.env, PATH: `${TOOLS_BIN}:/usr/bin:/bin`, XDG_CACHE_HOME: join(root, "cache"), PULUMI_HOME: join(root, "pulumi-home") },
         });
         expect(r.status).toBe(1);
-        expect(r.stdout).toContain("==> [2/12] npm packages (npm ci)\n    up to date");
-        expect(r.stdout).toContain("==> [3/12] Pulumi CLI and Node.js language host");
+        expect(r.stdout).toContain("==> [2/13] npm packages (npm ci)\n    up to date");
+        expect(r.stdout).toContain("==> [3/13] Pulumi CLI and Node.js language host");
         expect(r.stdout).toMatch(/using .+\/\.tools\/bin\/pulumi \(v3\.259\.0\) and its own language host/);
         expect(r.stderr.trim().split("\n").at(-1)).toBe(
             "setup: step 4 failed: building the kubernetes provider needs Go >= 1.26.6, found 'no go on PATH': install it (https://go.dev/dl, or Debian's golang package when new enough) and rerun",
