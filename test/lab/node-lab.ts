@@ -3,7 +3,7 @@
 // iptables, overlayfs, openssh-server, openssl and curl. Traffic stays inside the
 // namespaces the lab creates (a bridge in a "lab" namespace, one namespace per node,
 // one veth from the root namespace) and loopback.
-import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { spawn, type ChildProcess } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
 import {
     appendFileSync,
@@ -24,6 +24,7 @@ import { request } from "node:https";
 import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join, posix } from "node:path";
+import { cleanEnv, failure, LAB_PATH, netnsPids, pidAlive, run, sh, sleep, tryRead } from "./processes";
 
 export interface LabNodeSpec {
     name: string;
@@ -59,7 +60,6 @@ const PROJECT_ROOT = join(LAB_SRC, "..", "..");
 /** The directories a node gets its own copy of, bound from <dir>/nodes/<name>/<path>. */
 const NODE_DIRS = ["/usr/local/bin", "/etc/rancher", "/etc/systemd/system", "/var/lib/rancher", "/var/lib/oceanid", "/var/lib/standin", "/root", "/tmp"];
 /** sshd's default PATH (and the one inNode uses). */
-const NODE_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 const VERSION_RE = /^v\d+\.\d+\.\d+(-rc\d+)?\+k3s\d+$/;
 const NAME_RE = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
 const TOKEN_FILE = "/etc/rancher/k3s/token";
@@ -81,63 +81,17 @@ interface Internal {
     reaperPid?: number;
 }
 
-// --- small process helpers ---------------------------------------------------------------
-function sh(cmd: string, args: string[], opts: { input?: string; timeoutMs?: number; env?: NodeJS.ProcessEnv } = {}) {
-    // stdin is /dev/null unless there is input: bash run with a socket on stdin (what a
-    // pipe from Node is) takes itself for an sshd session and sources ~/.bashrc.
-    const r = spawnSync(cmd, args, {
-        encoding: "utf8",
-        input: opts.input,
-        stdio: [opts.input === undefined ? "ignore" : "pipe", "pipe", "pipe"],
-        timeout: opts.timeoutMs ?? 60_000,
-        env: opts.env ?? cleanEnv(),
-    });
-    return { code: r.status ?? -1, stdout: r.stdout ?? "", stderr: r.stderr ?? "", error: r.error };
-}
-
+// --- small process helpers (the shared ones: ./processes.ts) ---------------------------------
 function must(cmd: string, args: string[], opts: { input?: string } = {}): string {
     const r = sh(cmd, args, opts);
-    if (r.code !== 0) throw new Error(`node lab: ${cmd} ${args.join(" ")} failed (${r.code}): ${r.stderr || r.stdout || r.error?.message}`);
+    if (r.code !== 0) throw failure("node lab", cmd, args, r);
     return r.stdout;
-}
-
-function run(cmd: string, args: string[], opts: { timeoutMs?: number } = {}): Promise<{ code: number; stdout: string; stderr: string }> {
-    return new Promise((resolve) => {
-        const child = spawn(cmd, args, { env: cleanEnv(), stdio: ["ignore", "pipe", "pipe"], timeout: opts.timeoutMs ?? 60_000 });
-        let stdout = "";
-        let stderr = "";
-        child.stdout.on("data", (d) => (stdout += d));
-        child.stderr.on("data", (d) => (stderr += d));
-        child.on("error", (e) => resolve({ code: -1, stdout, stderr: stderr + e.message }));
-        child.on("close", (code) => resolve({ code: code ?? -1, stdout, stderr }));
-    });
 }
 
 async function runMust(cmd: string, args: string[]): Promise<string> {
     const r = await run(cmd, args);
-    if (r.code !== 0) throw new Error(`node lab: ${cmd} ${args.join(" ")} failed (${r.code}): ${r.stderr || r.stdout}`);
+    if (r.code !== 0) throw failure("node lab", cmd, args, r);
     return r.stdout;
-}
-
-/** What the lab's own processes get: the system PATH, no proxies, no secrets from the test's environment. */
-function cleanEnv(): NodeJS.ProcessEnv {
-    return { PATH: NODE_PATH, LANG: "C" };
-}
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-function pidAlive(pid: number): boolean {
-    try {
-        process.kill(pid, 0);
-        return true;
-    } catch (e) {
-        return (e as NodeJS.ErrnoException).code === "EPERM";
-    }
-}
-
-function netnsPids(ns: string): number[] {
-    const r = sh("ip", ["netns", "pids", ns]);
-    return r.code === 0 ? r.stdout.split(/\s+/).filter(Boolean).map(Number) : [];
 }
 
 /** NSpid of a process: its pid in each pid namespace, outermost first. */
@@ -155,14 +109,6 @@ function nsPids(pid: number): number[] | undefined {
 function procState(pid: number): string | undefined {
     try {
         return /\)\s+(\S)/.exec(readFileSync(`/proc/${pid}/stat`, "utf8"))?.[1];
-    } catch {
-        return undefined;
-    }
-}
-
-function tryRead(path: string): string | undefined {
-    try {
-        return readFileSync(path, "utf8");
     } catch {
         return undefined;
     }
@@ -276,7 +222,7 @@ export class NodeLab {
             ["setsid", "util-linux"],
             ["timeout", "coreutils"],
         ]) {
-            const found = tool.startsWith("/") ? existsSync(tool) : NODE_PATH.split(":").some((d) => existsSync(join(d, tool)));
+            const found = tool.startsWith("/") ? existsSync(tool) : LAB_PATH.split(":").some((d) => existsSync(join(d, tool)));
             if (!found) return `${tool} is missing (Debian: apt-get install ${pkg})`;
         }
         return undefined;
@@ -896,7 +842,7 @@ export class NodeLab {
             "--",
             "env",
             "-i",
-            `PATH=${NODE_PATH}`,
+            `PATH=${LAB_PATH}`,
             "HOME=/root",
             "USER=root",
             "LOGNAME=root",

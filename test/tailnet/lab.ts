@@ -17,26 +17,13 @@
 // namespaces, processes and dirs of labs whose owner no longer exists.
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { createHash } from "node:crypto";
-import {
-    chmodSync,
-    chownSync,
-    closeSync,
-    copyFileSync,
-    existsSync,
-    mkdirSync,
-    mkdtempSync,
-    openSync,
-    readdirSync,
-    readFileSync,
-    rmSync,
-    writeFileSync,
-} from "node:fs";
+import { chmodSync, chownSync, closeSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { delimiter, dirname, join } from "node:path";
+import { cleanEnv, failure, LAB_PATH, netnsPids, pidAlive, run, sh, sleep, tryRead, type RunResult } from "../lab/processes";
 
 const LAB_SRC = __dirname;
 const REAPER = join(LAB_SRC, "..", "lab", "reaper.sh");
-const SYSTEM_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 const NS_RE = /^octn(\d+)x\d+-/;
 const DIR_RE = /^oceanid-lab-tailnet-(\d+)-/;
 
@@ -80,60 +67,11 @@ export interface EnvVar {
     value: string;
 }
 
-export interface RunResult {
-    code: number;
-    stdout: string;
-    stderr: string;
-}
-
-// --- small process helpers (the same shape as test/lab/node-lab.ts) -------------------------
-function sh(cmd: string, args: string[], opts: { input?: string; timeoutMs?: number; env?: NodeJS.ProcessEnv } = {}): RunResult {
-    const r = spawnSync(cmd, args, {
-        encoding: "utf8",
-        input: opts.input,
-        stdio: [opts.input === undefined ? "ignore" : "pipe", "pipe", "pipe"],
-        timeout: opts.timeoutMs ?? 60_000,
-        env: opts.env ?? { PATH: SYSTEM_PATH, LANG: "C" },
-    });
-    return { code: r.status ?? -1, stdout: r.stdout ?? "", stderr: (r.stderr ?? "") + (r.error ? r.error.message : "") };
-}
-
+// --- small process helpers (the shared ones: test/lab/processes.ts) --------------------------
 function must(cmd: string, args: string[], opts: { input?: string; env?: NodeJS.ProcessEnv } = {}): string {
     const r = sh(cmd, args, opts);
-    if (r.code !== 0) throw new Error(`tailnet lab: ${cmd} ${args.join(" ")} failed (${r.code}): ${r.stderr || r.stdout}`);
+    if (r.code !== 0) throw failure("tailnet lab", cmd, args, r);
     return r.stdout;
-}
-
-function run(cmd: string, args: string[], opts: { timeoutMs?: number; env?: NodeJS.ProcessEnv } = {}): Promise<RunResult> {
-    return new Promise((resolve) => {
-        const child = spawn(cmd, args, {
-            env: opts.env ?? { PATH: SYSTEM_PATH, LANG: "C" },
-            stdio: ["ignore", "pipe", "pipe"],
-            timeout: opts.timeoutMs ?? 60_000,
-        });
-        let stdout = "";
-        let stderr = "";
-        child.stdout.on("data", (d) => (stdout += d));
-        child.stderr.on("data", (d) => (stderr += d));
-        child.on("error", (e) => resolve({ code: -1, stdout, stderr: stderr + e.message }));
-        child.on("close", (code) => resolve({ code: code ?? -1, stdout, stderr }));
-    });
-}
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-function pidAlive(pid: number): boolean {
-    try {
-        process.kill(pid, 0);
-        return true;
-    } catch (e) {
-        return (e as NodeJS.ErrnoException).code === "EPERM";
-    }
-}
-
-function netnsPids(ns: string): number[] {
-    const r = sh("ip", ["netns", "pids", ns]);
-    return r.code === 0 ? r.stdout.split(/\s+/).filter(Boolean).map(Number) : [];
 }
 
 function killAll(pids: number[]) {
@@ -143,14 +81,6 @@ function killAll(pids: number[]) {
         } catch {
             /* gone */
         }
-    }
-}
-
-function tryRead(path: string): string {
-    try {
-        return readFileSync(path, "utf8");
-    } catch {
-        return "";
     }
 }
 
@@ -203,7 +133,7 @@ export class LabProcess {
         return this.child.exitCode !== null || this.child.signalCode !== null;
     }
     log(): string {
-        return tryRead(this.logPath);
+        return tryRead(this.logPath) ?? "";
     }
     /** Resolves with the exit code (or -1 for a signal) once the process ends. */
     waitExit(timeoutMs: number): Promise<number | undefined> {
@@ -250,7 +180,7 @@ export class TailnetLab {
         if (process.getuid?.() !== 0) return "the tailnet lab needs root (network namespaces, mounts, iptables)";
         if (sh("ip", ["netns", "list"]).code !== 0) return "`ip netns` is unavailable (install iproute2)";
         for (const t of ["iptables", "unshare", "setpriv", "timeout", "curl", "openssl"]) {
-            if (!toolDir(t, SYSTEM_PATH)) return `${t} is missing`;
+            if (!toolDir(t, LAB_PATH)) return `${t} is missing`;
         }
         for (const t of ["tailscaled", "tailscale", "containerboot", "derper", "headscale"]) {
             if (!toolDir(t)) return `${t} is not on PATH (the tailnet lab toolchain: scripts/toolchain/tailscale, scripts/toolchain/headscale)`;
@@ -303,7 +233,7 @@ export class TailnetLab {
                 `${ns.control.split("-")[0]}-none`,
                 ...NAMESPACES.map((r) => ns[r]),
             ],
-            { detached: true, stdio: ["ignore", reaperLog, reaperLog], env: { PATH: SYSTEM_PATH, LANG: "C" } },
+            { detached: true, stdio: ["ignore", reaperLog, reaperLog], env: cleanEnv() },
         );
         closeSync(reaperLog);
         this.reaper.unref();
@@ -515,7 +445,7 @@ export class TailnetLab {
         const home = join(this.dir, "home");
         mkdirSync(home, { recursive: true });
         return {
-            PATH: `${this.binDir}:${dirname(toolDir("headscale")! + "/headscale")}:${SYSTEM_PATH}`,
+            PATH: `${this.binDir}:${dirname(toolDir("headscale")! + "/headscale")}:${LAB_PATH}`,
             LANG: "C",
             HOME: home,
             XDG_CACHE_HOME: join(home, ".cache"),
@@ -568,7 +498,7 @@ export class TailnetLab {
                 "-c",
                 lines.join("\n"),
             ],
-            { detached: true, stdio: ["ignore", fd, fd], env: { ...env, PATH: `${env.PATH ?? ""}:${SYSTEM_PATH}` } },
+            { detached: true, stdio: ["ignore", fd, fd], env: { ...env, PATH: `${env.PATH ?? ""}:${LAB_PATH}` } },
         );
         closeSync(fd);
         child.unref();
@@ -706,7 +636,7 @@ export class TailnetLab {
         chownSync(tmp, GATEWAY_UID, GATEWAY_UID);
         chownSync(dirname(tmp), GATEWAY_UID, GATEWAY_UID);
         // Inside: the copies at /usr/local/bin (where the image has them), the empty dir at /tmp.
-        const vars: Record<string, string> = { PATH: SYSTEM_PATH, HOME: "/tmp" };
+        const vars: Record<string, string> = { PATH: LAB_PATH, HOME: "/tmp" };
         for (const e of env) vars[e.name] = e.value;
         return this.daemon(`gateway-${name}`, "gateway", ["/usr/local/bin/containerboot"], {
             binds: [
@@ -727,10 +657,7 @@ export class TailnetLab {
 
     /** The tail of a lab log (logs/<name>.log). */
     logTail(name: string, lines = 40): string {
-        return tryRead(join(this.dir, "logs", `${name}.log`))
-            .split("\n")
-            .slice(-lines)
-            .join("\n");
+        return (tryRead(join(this.dir, "logs", `${name}.log`)) ?? "").split("\n").slice(-lines).join("\n");
     }
 
     /** Stops the gateway, and waits until its processes (and so its ports) are gone. */
@@ -749,7 +676,7 @@ export class TailnetLab {
 
     /** The requests the internet server has seen: source address, method, URL. */
     internetRequests(): { source: string; method: string; url: string; host: string }[] {
-        return tryRead(this.internetLog)
+        return (tryRead(this.internetLog) ?? "")
             .split("\n")
             .filter(Boolean)
             .map((l) => JSON.parse(l));
@@ -780,7 +707,7 @@ export class TailnetLab {
         if (!existsSync(d)) return "";
         return readdirSync(d)
             .sort()
-            .map((f) => `==> ${f} <==\n${tryRead(join(d, f))}`)
+            .map((f) => `==> ${f} <==\n${tryRead(join(d, f)) ?? ""}`)
             .join("\n");
     }
 
