@@ -33,8 +33,9 @@ export default defineConfig({
         isolate: true,
         pool: "forks",
         // Each lab has its own subnet and namespaces, so its files run side by side.
-        // Three files at a time on two cores: the namespace files mostly wait, so a third worker keeps
-        // both cores busy (warm .ci/run: 652 s with two).
+        // Three files at a time on two cores (vitest alone would run one). Measured: the test phase took
+        // 565 s with two workers and 579 s with three (files slow down under contention), so the
+        // suite is CPU-bound at either; three is what the last full runs passed with.
         maxWorkers: 3,
         sequence: { sequencer: SlowFirst },
         projects: [
