@@ -1,19 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { parseStackConfig, serverUrl, type RawStackConfig } from "../../components/config/stack-config";
-import { StackConfigError } from "../../components/config/problems";
-import { validRaw } from "../fixtures/stack-config";
+import { parseStackConfig, serverUrl } from "../../components/config/stack-config";
+import { problemsOf, validRaw } from "../fixtures/stack-config";
 import { rawFromStackFile, readStackFile } from "../helpers/stack-file";
-
-/** The problems parseStackConfig reports for `raw`, or [] when it accepts it. */
-function problemsOf(raw: RawStackConfig): readonly string[] {
-    try {
-        parseStackConfig(raw);
-        return [];
-    } catch (err) {
-        if (err instanceof StackConfigError) return err.problems;
-        throw err;
-    }
-}
 
 describe("parseStackConfig: the compliant fixture", () => {
     it("is accepted, with defaults filled in", () => {

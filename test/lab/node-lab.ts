@@ -24,7 +24,7 @@ import { request } from "node:https";
 import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join, posix } from "node:path";
-import { cleanEnv, failure, LAB_PATH, netnsPids, pidAlive, run, sh, sleep, tryRead } from "./processes";
+import { cleanEnv, failure, isolatedInit, LAB_PATH, netnsPids, pidAlive, run, sh, sleep, tryRead } from "./processes";
 
 export interface LabNodeSpec {
     name: string;
@@ -598,19 +598,7 @@ export class NodeLab {
                     "netns",
                     "exec",
                     n.netns,
-                    "timeout",
-                    "-s",
-                    "KILL",
-                    String(s.lifetime),
-                    "unshare",
-                    "--mount",
-                    "--uts",
-                    "--pid",
-                    "--fork",
-                    "--kill-child",
-                    "--mount-proc",
-                    "--propagation",
-                    "private",
+                    ...isolatedInit(s.lifetime),
                     "bash",
                     join(dir, "share", "node-init.sh"),
                     n.name,

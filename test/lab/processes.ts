@@ -72,3 +72,26 @@ export function tryRead(path: string): string | undefined {
         return undefined;
     }
 }
+
+/**
+ * argv that runs a command as the init of its own mount, UTS and PID namespaces
+ * (PID 1 with /proc of its own; everything in it dies with it), SIGKILLed after
+ * `lifetimeSeconds` whatever the test does.
+ */
+export function isolatedInit(lifetimeSeconds: number): string[] {
+    return [
+        "timeout",
+        "-s",
+        "KILL",
+        String(lifetimeSeconds),
+        "unshare",
+        "--mount",
+        "--uts",
+        "--pid",
+        "--fork",
+        "--kill-child",
+        "--mount-proc",
+        "--propagation",
+        "private",
+    ];
+}

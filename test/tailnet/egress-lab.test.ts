@@ -10,15 +10,13 @@ import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, expect, it } from "vitest";
 import { describeNeeding } from "../helpers/needs";
 
-import { parseStackConfig, type RawStackConfig } from "../../components/config/stack-config";
-import { StackConfigError } from "../../components/config/problems";
 import { gatewaySettings } from "../../components/network/egress-gateway";
 import { authKeySecretName, gatewayDeployment } from "../../components/network/gateway-workload";
 import { evaluate } from "../../policies/engine/evaluate";
 import { loadGuardConfig } from "../../policies/engine/guard-config";
 import { fromManifest } from "../../policies/engine/kube-object";
 import { RULES } from "../../policies/rules";
-import { validRaw } from "../fixtures/stack-config";
+import { problemsOf, validRaw } from "../fixtures/stack-config";
 import { LAB_ADDRESSES as A, LAB_INTERNET_NAME, TailnetLab, type EnvVar, type LabProcess } from "./lab";
 
 const suite = describeNeeding(["root", "netns", "tailscaled", "tailscale", "containerboot", "derper", "headscale"]);
@@ -56,16 +54,6 @@ function probeUrl(): string {
     const get = c.readinessProbe.httpGet;
     const port = c.ports.find((p) => p.name === get.port)!.containerPort;
     return `http://${A.gatewayTailnetSide}:${port}${get.path}`;
-}
-
-function problemsOf(raw: RawStackConfig): readonly string[] {
-    try {
-        parseStackConfig(raw);
-        return [];
-    } catch (err) {
-        if (err instanceof StackConfigError) return err.problems;
-        throw err;
-    }
 }
 
 /** Host paths where a Tailscale run outside the lab would leave something. */

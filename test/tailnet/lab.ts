@@ -20,7 +20,7 @@ import { createHash } from "node:crypto";
 import { chmodSync, chownSync, closeSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { delimiter, dirname, join } from "node:path";
-import { cleanEnv, failure, LAB_PATH, netnsPids, pidAlive, run, sh, sleep, tryRead, type RunResult } from "../lab/processes";
+import { cleanEnv, failure, isolatedInit, LAB_PATH, netnsPids, pidAlive, run, sh, sleep, tryRead, type RunResult } from "../lab/processes";
 
 const LAB_SRC = __dirname;
 const REAPER = join(LAB_SRC, "..", "lab", "reaper.sh");
@@ -475,31 +475,11 @@ export class TailnetLab {
         lines.push(`exec ${[...user, ...argv].map(q).join(" ")}`);
         const fd = openSync(logPath, "a");
         const env = opts.envOnly ? { ...opts.env } : this.env(opts.env);
-        const child = spawn(
-            "ip",
-            [
-                "netns",
-                "exec",
-                this.ns[n],
-                "timeout",
-                "-s",
-                "KILL",
-                String(this.lifetime),
-                "unshare",
-                "--mount",
-                "--uts",
-                "--pid",
-                "--fork",
-                "--kill-child",
-                "--mount-proc",
-                "--propagation",
-                "private",
-                "/bin/sh",
-                "-c",
-                lines.join("\n"),
-            ],
-            { detached: true, stdio: ["ignore", fd, fd], env: { ...env, PATH: `${env.PATH ?? ""}:${LAB_PATH}` } },
-        );
+        const child = spawn("ip", ["netns", "exec", this.ns[n], ...isolatedInit(this.lifetime), "/bin/sh", "-c", lines.join("\n")], {
+            detached: true,
+            stdio: ["ignore", fd, fd],
+            env: { ...env, PATH: `${env.PATH ?? ""}:${LAB_PATH}` },
+        });
         closeSync(fd);
         child.unref();
         const p = new LabProcess(name, child, logPath);
