@@ -245,6 +245,21 @@ suite("node lab", () => {
         expect((await ssh("tethys", "systemctl is-active w.timer")).stdout.trim()).toBe("inactive");
     });
 
+    it.concurrent("holdTimer keeps a pending timer from firing past its deadline; releaseTimer then fires it at once", async () => {
+        const held = lab.nodePath("tethys", "/var/lib/oceanid/held");
+        const r = await ssh("tethys", "systemd-run --unit=h --on-active=2 touch /var/lib/oceanid/held");
+        expect(r.code, r.stderr).toBe(0);
+        lab.holdTimer("tethys", "h");
+        await sleep(5000);
+        expect(existsSync(held)).toBe(false);
+        expect((await ssh("tethys", "systemctl is-active h.timer")).stdout.trim()).toBe("active");
+        lab.releaseTimer("tethys", "h");
+        await until("h.timer to fire once released", 3000, async () => (existsSync(held) ? true : undefined));
+        // Fired, it has nothing left to hold: the lab says so rather than stop nothing.
+        expect(() => lab.holdTimer("tethys", "h")).toThrow("node lab: h.timer on tethys is not pending (kill -STOP: exit 1)");
+        expect(() => lab.holdTimer("tethys", "nope")).toThrow("node lab: nope.timer on tethys is not pending");
+    });
+
     it("keeps the token and the private key out of process arguments and logs", () => {
         const key = lab.clientPrivateKey.split("\n").filter((l) => l && !l.startsWith("-----"));
         const adminToken = /^\s*token: (\S+)$/m.exec(lab.kubeconfig)![1];

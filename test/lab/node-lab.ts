@@ -841,6 +841,27 @@ export class NodeLab {
         ];
     }
 
+    /**
+     * Holds a pending transient timer (from the systemd-run stand-in) with SIGSTOP on its process
+     * group, so it cannot fire while a test checks what "pending" means; releaseTimer resumes it.
+     * Its deadline keeps running: released after it, the timer fires at once.
+     */
+    holdTimer(name: string, unit: string): void {
+        this.signalTimer(name, unit, "STOP");
+    }
+
+    releaseTimer(name: string, unit: string): void {
+        this.signalTimer(name, unit, "CONT");
+    }
+
+    private signalTimer(name: string, unit: string, signal: "STOP" | "CONT"): void {
+        if (!/^[A-Za-z0-9:_.@-]+$/.test(unit)) throw new Error(`node lab: ${unit} is not a unit name`);
+        const t = `/var/lib/standin/systemd/${unit}.timer`;
+        // A fired timer has nothing left to hold; only a pending one (loaded, not fired) is signalled.
+        const r = this.inNode(name, `[ -f ${t}.pgid ] && [ ! -f ${t}.fired ] && kill -${signal} -- "-$(cat ${t}.pgid)"`);
+        if (r.code !== 0) throw new Error(`node lab: ${unit}.timer on ${name} is not pending (kill -${signal}: ${r.out.trim() || `exit ${r.code}`})`);
+    }
+
     /** Runs cmd (bash) as root in the node's network, mount, UTS and pid namespaces; stdout and stderr together. */
     inNode(name: string, cmd: string): { code: number; out: string } {
         const r = sh("nsenter", this.nsenterArgs(name, cmd), { timeoutMs: 120_000 });

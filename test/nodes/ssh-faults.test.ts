@@ -89,23 +89,37 @@ suite("a node change that cuts the canary off", () => {
 
 suite("a release whose k3s stops renewing its Lease, on the server", () => {
     const BROKEN = "v1.33.6+k3s1";
+    const REVERT_UNIT = "oceanid-revert-k3s";
 
     it("fails the server's gate before any agent, refuses another run while the revert is pending, then reverts", async () => {
         lab.markBrokenRelease(BROKEN);
         const agentsBefore = ["srv712695", "calypso"].map((n) => [lab.installedVersion(n), lab.installs(n).length]);
-        const run = await rollout(lab, labConfig(lab, BROKEN));
-        expect(run.steps.map((s) => s.name)).toEqual(["preflight", "arm", "apply", "gate"].map((s) => `srv712429-k3s-change-${s}`));
-        const failed = (run.steps.at(-1) as { stderr: string }).stderr.trim().split("\n").at(-1)!;
-        expect(failed).toMatch(/^GATE FAILED node=srv712429 reason=/);
-        expect(failed).toMatch(/Lease not renewed since the change \(last renewed [^,]+, change at [^)]+\)/);
-        expect(lab.installedVersion("srv712429")).toBe(BROKEN);
+        const running = rollout(lab, labConfig(lab, BROKEN));
+        // The revert timer is held from its arming until the second run was refused: on a loaded
+        // machine, the gate's timeout plus a whole second run can outlast revertAfterSeconds.
+        await until("the server's arm step", () => running.ended("srv712429-k3s-change-arm"), 90);
+        lab.holdTimer("srv712429", REVERT_UNIT);
+        let held = true;
+        try {
+            const run = await running;
+            expect(run.steps.map((s) => s.name)).toEqual(["preflight", "arm", "apply", "gate"].map((s) => `srv712429-k3s-change-${s}`));
+            const failed = (run.steps.at(-1) as { stderr: string }).stderr.trim().split("\n").at(-1)!;
+            expect(failed).toMatch(/^GATE FAILED node=srv712429 reason=/);
+            expect(failed).toMatch(/Lease not renewed since the change \(last renewed [^,]+, change at [^)]+\)/);
+            expect(lab.installedVersion("srv712429")).toBe(BROKEN);
 
-        // Until the timer fires, the node refuses a new change rather than stack one on a pending revert.
-        const again = await rollout(lab, labConfig(lab, BROKEN));
-        expect(again.steps.map((s) => s.name)).toEqual(["srv712429-k3s-change-preflight"]);
-        expect((again.steps[0] as { stderr: string }).stderr.trim()).toMatch(
-            /^PREFLIGHT FAILED node=srv712429 reason=a revert of k3s is pending since \d+; wait for it, or disarm it with: systemctl stop oceanid-revert-k3s\.timer$/,
-        );
+            // Until the timer fires, the node refuses a new change rather than stack one on a pending revert.
+            const again = await rollout(lab, labConfig(lab, BROKEN));
+            expect(again.steps.map((s) => s.name)).toEqual(["srv712429-k3s-change-preflight"]);
+            expect((again.steps[0] as { stderr: string }).stderr.trim()).toMatch(
+                /^PREFLIGHT FAILED node=srv712429 reason=a revert of k3s is pending since \d+; wait for it, or disarm it with: systemctl stop oceanid-revert-k3s\.timer$/,
+            );
+            lab.releaseTimer("srv712429", REVERT_UNIT);
+            held = false;
+        } finally {
+            // Never leave the server's revert frozen for the tests after this one.
+            if (held) lab.releaseTimer("srv712429", REVERT_UNIT);
+        }
 
         await until("the server's revert", () => lab.installedVersion("srv712429") === NEW, LAB_TIMINGS.revertAfterSeconds + 15);
         expect(["srv712695", "calypso"].map((n) => [lab.installedVersion(n), lab.installs(n).length])).toEqual(agentsBefore);
