@@ -11,30 +11,93 @@ import { describeNeeding } from "../helpers/needs";
 
 const suite = describeNeeding(["pulumi"]);
 
+/**
+ * A copy of the project whose toolchain cache is empty. Its node_modules holds only the
+ * stamp setup checks, so its npm step passes without touching the real node_modules.
+ */
+function emptyCacheCopy(): string {
+    const root = mkdtempSync(join(tmpdir(), "oceanid-setup-"));
+    cpSync(join(ROOT, "scripts"), join(root, "scripts"), { recursive: true });
+    cpSync(join(ROOT, "bench", "build-kube-read.sh"), join(root, "bench", "build-kube-read.sh"));
+    for (const f of ["package.json", "package-lock.json"]) cpSync(join(ROOT, f), join(root, f));
+    mkdirSync(join(root, "node_modules"));
+    const lockSum = createHash("sha256")
+        .update(readFileSync(join(root, "package-lock.json")))
+        .digest("hex");
+    writeFileSync(join(root, "node_modules", ".oceanid-lock-sha256"), `${lockSum}\n`);
+    mkdirSync(join(root, "cache"));
+    return root;
+}
+
+const alive = (pid: number) => {
+    try {
+        process.kill(pid, 0);
+        return true;
+    } catch {
+        return false;
+    }
+};
+
 suite("scripts/setup", () => {
     it("with an empty cache and no Go: uses the Pulumi CLI on PATH, then stops at the first build with what to install", () => {
-        // A copy of the project whose toolchain cache is empty. Its node_modules holds only the
-        // stamp setup checks, so its npm step passes without touching the real node_modules.
-        const root = mkdtempSync(join(tmpdir(), "oceanid-setup-"));
-        cpSync(join(ROOT, "scripts"), join(root, "scripts"), { recursive: true });
-        for (const f of ["package.json", "package-lock.json"]) cpSync(join(ROOT, f), join(root, f));
-        mkdirSync(join(root, "node_modules"));
-        const lockSum = createHash("sha256")
-            .update(readFileSync(join(root, "package-lock.json")))
-            .digest("hex");
-        writeFileSync(join(root, "node_modules", ".oceanid-lock-sha256"), `${lockSum}\n`);
-        mkdirSync(join(root, "cache"));
+        const root = emptyCacheCopy();
         const r = spawnSync("bash", [join(root, "scripts", "setup")], {
             encoding: "utf8",
             // The project's node and pulumi, the system's npm; no Go anywhere.
             env: { ...process.env, PATH: `${TOOLS_BIN}:/usr/bin:/bin`, XDG_CACHE_HOME: join(root, "cache"), PULUMI_HOME: join(root, "pulumi-home") },
         });
         expect(r.status).toBe(1);
+        expect(r.stdout).not.toContain("building in the background");
         expect(r.stdout).toContain("==> [2/13] npm packages (npm ci)\n    up to date");
         expect(r.stdout).toContain("==> [3/13] Pulumi CLI and Node.js language host");
         expect(r.stdout).toMatch(/using .+\/\.tools\/bin\/pulumi \(v3\.259\.0\) and its own language host/);
         expect(r.stderr.trim().split("\n").at(-1)).toBe(
             "setup: step 4 failed: building the kubernetes provider needs Go >= 1.26.6, found 'no go on PATH': install it (https://go.dev/dl, or Debian's golang package when new enough) and rerun",
         );
+    });
+
+    it("with an empty cache: builds in the background; a failed build fails its step with its own message and stops the others", () => {
+        const root = emptyCacheCopy();
+        // A stand-in for go: new enough, no module proxy, and every build runs until it is stopped.
+        const bin = join(root, "fake-go");
+        mkdirSync(bin);
+        writeFileSync(
+            join(bin, "go"),
+            [
+                "#!/bin/sh",
+                `echo $$ >> ${join(root, "go-pids")}`,
+                'case "$1 $2" in',
+                '  "env GOVERSION") echo go1.26.8 ;;',
+                '  "mod download") echo "go: proxy refused" >&2; exit 1 ;;',
+                "  *) exec sleep 120 ;;",
+                "esac",
+                "",
+            ].join("\n"),
+            { mode: 0o755 },
+        );
+        const r = spawnSync("bash", [join(root, "scripts", "setup")], {
+            encoding: "utf8",
+            env: {
+                ...process.env,
+                PATH: `${bin}:${TOOLS_BIN}:/usr/bin:/bin`,
+                XDG_CACHE_HOME: join(root, "cache"),
+                PULUMI_HOME: join(root, "pulumi-home"),
+                OCEANID_SETUP_JOBS: "3",
+            },
+            timeout: 60_000,
+        });
+        const jobs = join(root, "cache", "oceanid-infra", "setup-jobs");
+        expect(r.stdout.split("\n")[0]).toBe(
+            `    building in the background, 3 at a time: k8s_provider control_plane tailnet seaweedfs test_tools linters (logs: ${jobs})`,
+        );
+        expect(r.status).toBe(1);
+        expect(r.stderr.trim().split("\n").at(-1)).toBe(
+            "setup: step 4 failed: cannot download github.com/pulumi/pulumi-kubernetes/provider/v4@v4.0.0-20260115033456-f47bc2d6f199 from the Go module proxy",
+        );
+        expect(readFileSync(join(jobs, "k8s_provider.log"), "utf8")).toContain("go: proxy refused");
+        // The builds still running when the step failed were stopped with it.
+        const pids = readFileSync(join(root, "go-pids"), "utf8").trim().split("\n").map(Number);
+        expect(pids.length).toBeGreaterThan(1);
+        expect(pids.filter(alive)).toEqual([]);
     });
 });
