@@ -12,6 +12,11 @@ const files = readdirSync("test", { recursive: true, encoding: "utf8" })
     .sort();
 const system = files.filter((f) => /=\s*describeNeeding\(/.test(readFileSync(f, "utf8")));
 const unit = files.filter((f) => !system.includes(f));
+// Program tests replace Pulumi's runtime with mocks, global to a module registry: each file gets
+// its own (isolate). The other unit files are pure and share their workers' registries: loading
+// the same modules again for each of them took as long as running them.
+const program = unit.filter((f) => /\bsetMocks\(|mock-runtime/.test(readFileSync(f, "utf8")));
+const pure = unit.filter((f) => !program.includes(f));
 // Files that build network namespaces spend minutes waiting on timers and gates: they start first,
 // then the rest of the system project, then the unit files fill the gaps, so no long file starts last.
 const netns = system.filter((f) => /describeNeeding\(\[[^\]]*"netns"/.test(readFileSync(f, "utf8")));
@@ -29,7 +34,7 @@ export default defineConfig({
         // End-to-end tests drive the real Pulumi CLI, a few seconds per run.
         testTimeout: 120_000,
         hookTimeout: 120_000,
-        // Program tests replace Pulumi's runtime with mocks: one module registry per file.
+        // One module registry per file, but in the unit project (below).
         isolate: true,
         pool: "forks",
         // Each lab has its own subnet and namespaces, so its files run side by side.
@@ -39,7 +44,8 @@ export default defineConfig({
         maxWorkers: 3,
         sequence: { sequencer: SlowFirst },
         projects: [
-            { extends: true, test: { name: "unit", include: unit } },
+            { extends: true, test: { name: "unit", include: pure, isolate: false } },
+            { extends: true, test: { name: "program", include: program } },
             { extends: true, test: { name: "system", include: system } },
         ],
     },
