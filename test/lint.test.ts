@@ -26,6 +26,22 @@ describe("layers", () => {
                 [...readFileSync(join(ROOT, dir, f), "utf8").matchAll(/^(?:import|export) .* from "([^"]+)";$/gm)].map((m) => `${dir}/${f}: ${m[1]}`),
             );
 
+    it("the program's modules load no @kubernetes/client-node (oceanid-health's client: half the modules of every run)", () => {
+        // Everything index.ts imports, loaded the way the language host loads it, without running it.
+        const imports = [...readFileSync(join(ROOT, "index.ts"), "utf8").matchAll(/^import .* from "(\.\/[^"]+)";$/gm)].map((m) => m[1]);
+        expect(imports).toContain("./components/nodes/cluster-node");
+        const script = [
+            ...imports.map((i) => `require(${JSON.stringify(join(ROOT, i))});`),
+            `const all = Object.keys(require.cache);`,
+            `console.log(JSON.stringify({ all: all.length, client: all.filter((k) => k.includes("/@kubernetes/client-node/")).length }));`,
+        ].join("\n");
+        const r = spawnSync(process.execPath, ["--import", "tsx", "--input-type=commonjs", "-e", script], { cwd: ROOT, encoding: "utf8" });
+        expect(r.status, r.stderr).toBe(0);
+        const loaded = JSON.parse(r.stdout) as { all: number; client: number };
+        expect(loaded.all).toBeGreaterThan(100);
+        expect(loaded.client).toBe(0);
+    });
+
     it("policies/ imports nothing from components/, and lib/ neither of them", () => {
         expect(importsOf("policies").filter((i) => i.includes("components/"))).toEqual([]);
         expect(importsOf("lib").filter((i) => /components\/|policies\//.test(i))).toEqual([]);

@@ -5,7 +5,7 @@
 import { parseArgs } from "node:util";
 import { isIPv6 } from "node:net";
 import { shellQuote, shellWord } from "../platform/shell-quote";
-import { hostPort, parseHostKey } from "./probes";
+import { hostPort, parseHostKey } from "./ssh-host";
 
 /** What one node change waits for before it is confirmed. */
 export interface GateSpec {

@@ -3,11 +3,10 @@
  * and the server's /ping. Each returns plain data for node-health.ts to judge.
  */
 import { CoordinationV1Api, CoreV1Api, ApiException, Observable, type KubeConfig, type ObservableMiddleware } from "@kubernetes/client-node";
-import { createHash } from "node:crypto";
 import { request } from "node:https";
-import { isIPv6 } from "node:net";
 import { Client, type ServerHostKeyAlgorithm } from "ssh2";
 import type { NodeObservation } from "./node-health";
+import { fingerprint, hostPort, keyType, parseHostKey } from "./ssh-host";
 
 /** The namespace where every kubelet renews a Lease named after its node, every 10 s. */
 export const NODE_LEASE_NAMESPACE = "kube-node-lease";
@@ -143,32 +142,7 @@ function firstLine(err: unknown): string {
 const truncate = (s: string, n: number) => (s.length > n ? `${s.slice(0, n - 1)}…` : s);
 const seconds = (ms: number) => Math.round((ms / 1000) * 10) / 10;
 
-/** `host:port`, with an IPv6 host in brackets. */
-export function hostPort(host: string, port: number): string {
-    return `${isIPv6(host) ? `[${host}]` : host}:${port}`;
-}
-
 export type ProbeResult = { ok: true } | { ok: false; reason: string };
-
-/** A pinned host key split into its type and its raw key blob. */
-export function parseHostKey(line: string): { type: string; blob: Buffer } | undefined {
-    const m = /^(\S+) ([A-Za-z0-9+/]+={0,3})$/.exec(line.trim());
-    if (!m) return undefined;
-    const blob = Buffer.from(m[2], "base64");
-    return keyType(blob) === m[1] ? { type: m[1], blob } : undefined;
-}
-
-/** The type name that opens an SSH key blob (`string type` in RFC 4253 §6.6). */
-function keyType(blob: Buffer): string | undefined {
-    if (blob.length < 4) return undefined;
-    const n = blob.readUInt32BE(0);
-    return blob.length >= 4 + n ? blob.subarray(4, 4 + n).toString("latin1") : undefined;
-}
-
-/** `SHA256:<base64, unpadded>`, the fingerprint `ssh-keygen -lf` prints. */
-export function fingerprint(blob: Buffer): string {
-    return `SHA256:${createHash("sha256").update(blob).digest("base64").replace(/=+$/, "")}`;
-}
 
 /**
  * Offer only the pinned key's type, so a server with several host keys shows the pinned one

@@ -2,7 +2,8 @@
 // like k3s' API server and /ping.
 import { KubeConfig } from "@kubernetes/client-node";
 import { afterAll, beforeAll, expect, it } from "vitest";
-import { fingerprint, KubeApiError, observeKubernetes, parseHostKey, pingServer, probeSsh } from "../../components/health/probes";
+import { KubeApiError, observeKubernetes, pingServer, probeSsh } from "../../components/health/probes";
+import { fingerprint, parseHostKey } from "../../components/health/ssh-host";
 import { describeNeeding } from "../helpers/needs";
 
 const suite = describeNeeding(["/usr/sbin/sshd", "ssh-keygen"]);

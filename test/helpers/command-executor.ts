@@ -7,7 +7,7 @@
 // exit fails the registration, and nothing that depends on it runs.
 import { spawn } from "node:child_process";
 import { Client } from "ssh2";
-import { parseHostKey } from "../../components/health/probes";
+import { parseHostKey } from "../../components/health/ssh-host";
 import { plain } from "./mock-runtime";
 import { ROOT } from "./stack-file";
 

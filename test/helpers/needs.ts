@@ -3,7 +3,7 @@
 // with the gap named, so nothing is skipped silently in .ci/run; with
 // OCEANID_ALLOW_SKIP=1 (an editor, a laptop without root) it is skipped instead,
 // the gap in the suite's title. `npm run test:unit` runs the files that need none
-// of this (vitest.config.mts, project "unit").
+// of this (vitest.config.mts, projects "unit" and "program").
 import { spawnSync } from "node:child_process";
 import { accessSync, constants } from "node:fs";
 import { delimiter, isAbsolute, join } from "node:path";
