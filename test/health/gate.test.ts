@@ -177,7 +177,10 @@ suite("the rendered gate command against loopback", () => {
         renewed = new Date(Date.now() - 2000);
         const r = await run(argvOf(spec()), { readStdin: () => kubeconfigText(api.url, { caPem: tls.cert }) });
         expect(r.stderr).toBe("");
-        expect(r.stdout).toMatch(/^GATE PASSED node=srv712695 version=v1\.33\.5\+k3s1 after 0s\n$/);
+        // Passed on its first look, within the timeout (how long that look takes is the machine's load).
+        const passed = /^GATE PASSED node=srv712695 version=v1\.33\.5\+k3s1 after (\d+)s\n$/.exec(r.stdout);
+        expect(passed, r.stdout).not.toBeNull();
+        expect(Number(passed![1])).toBeLessThan(5);
         expect(r.code).toBe(0);
         expect(api.auth).toContain(`Bearer ${TOKEN}`);
     });
