@@ -7,14 +7,21 @@
 //
 // dist/.built lists every source a build read; policies/cli/compiled.cjs refuses to run a build
 // older than any of them. It is written last, so a failed build leaves no stamp.
+//
+// A build that is current is left alone (`--force` rebuilds anyway): rebuilding removes the stamp
+// first, and a launcher started meanwhile (a test, a hook) would find no build.
 import { build } from "esbuild";
 import { mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
 const DIST = join(ROOT, "dist");
 const STAMP = join(DIST, ".built");
+
+const { buildProblem } = createRequire(import.meta.url)("../policies/cli/compiled.cjs");
+if (!process.argv.includes("--force") && buildProblem(ROOT) === undefined) process.exit(0);
 
 const ENTRIES = [
     { entry: "policies/cli/main.ts", bundleLibraries: true },
