@@ -8,6 +8,7 @@ import { expect, it } from "vitest";
 import { TOOLS_BIN } from "../helpers/pulumi-cli";
 import { ROOT } from "../helpers/stack-file";
 import { describeNeeding } from "../helpers/needs";
+import { pidAlive } from "../lab/processes";
 
 const suite = describeNeeding(["pulumi"]);
 
@@ -28,15 +29,6 @@ function emptyCacheCopy(): string {
     mkdirSync(join(root, "cache"));
     return root;
 }
-
-const alive = (pid: number) => {
-    try {
-        process.kill(pid, 0);
-        return true;
-    } catch {
-        return false;
-    }
-};
 
 suite("scripts/setup", () => {
     it("with an empty cache and no Go: uses the Pulumi CLI on PATH, then stops at the first build with what to install", () => {
@@ -98,6 +90,6 @@ suite("scripts/setup", () => {
         // The builds still running when the step failed were stopped with it.
         const pids = readFileSync(join(root, "go-pids"), "utf8").trim().split("\n").map(Number);
         expect(pids.length).toBeGreaterThan(1);
-        expect(pids.filter(alive)).toEqual([]);
+        expect(pids.filter(pidAlive)).toEqual([]);
     });
 });

@@ -99,7 +99,6 @@ suite("a release whose k3s stops renewing its Lease, on the server", () => {
         // machine, the gate's timeout plus a whole second run can outlast revertAfterSeconds.
         await until("the server's arm step", () => running.ended("srv712429-k3s-change-arm"), 90);
         lab.holdTimer("srv712429", REVERT_UNIT);
-        let held = true;
         try {
             const run = await running;
             expect(run.steps.map((s) => s.name)).toEqual(["preflight", "arm", "apply", "gate"].map((s) => `srv712429-k3s-change-${s}`));
@@ -114,11 +113,9 @@ suite("a release whose k3s stops renewing its Lease, on the server", () => {
             expect((again.steps[0] as { stderr: string }).stderr.trim()).toMatch(
                 /^PREFLIGHT FAILED node=srv712429 reason=a revert of k3s is pending since \d+; wait for it, or disarm it with: systemctl stop oceanid-revert-k3s\.timer$/,
             );
-            lab.releaseTimer("srv712429", REVERT_UNIT);
-            held = false;
         } finally {
-            // Never leave the server's revert frozen for the tests after this one.
-            if (held) lab.releaseTimer("srv712429", REVERT_UNIT);
+            // Released even when an assertion failed: a held timer cannot have fired, so it is still pending.
+            lab.releaseTimer("srv712429", REVERT_UNIT);
         }
 
         await until("the server's revert", () => lab.installedVersion("srv712429") === NEW, LAB_TIMINGS.revertAfterSeconds + 15);
