@@ -69,6 +69,8 @@ for (const node of rolloutOrder(settings.nodes)) {
     const clusterNode = new ClusterNode(node.name, {
         node,
         provider,
+        // Only a cluster has a Node to read: the taints others set are kept from it.
+        readLive: settings.kubernetes.mode === "cluster",
         ...(nodeSecrets === undefined
             ? {}
             : {

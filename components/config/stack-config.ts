@@ -165,8 +165,16 @@ const nodeChangesSchema = z
         applyTimeoutSeconds: z.number().int().min(1).default(300),
         /** How long the gate waits for the node to be Ready, renewing its Lease at the target version and answering SSH. @default 180 */
         gateTimeoutSeconds: z.number().int().min(1).default(180),
-        /** Time limit of the preflight, arm and confirm steps. @default 60 */
+        /** Time limit of the preflight and confirm steps. @default 60 */
         stepTimeoutSeconds: z.number().int().min(1).default(60),
+        /** The gate passes only after the node has been healthy this long without a break. @default 60 */
+        settleSeconds: z.number().int().min(0).default(60),
+        /** While the gate waits, a Lease not renewed for longer is a problem (kubelets renew every 10 s). @default 40 */
+        maxLeaseAgeSeconds: z.number().int().min(1).default(40),
+        /** Cordon and drain the node before its change (Eviction API, PodDisruptionBudgets respected), uncordon it after. @default true */
+        drain: z.boolean().default(true),
+        /** How long the drain waits for the node's pods to leave before the change is given up. @default 300 */
+        drainTimeoutSeconds: z.number().int().min(1).default(300),
         /** Preflight refuses a node with less free disk under /var/lib/rancher. @default 2048 */
         minFreeDiskMiB: z.number().int().min(0).default(2048),
         /** Preflight refuses a node with less available memory. @default 256 */
@@ -378,6 +386,17 @@ function outOfBandProblems(nodes: ReadonlyArray<Pick<NodeConfig, "name" | "outOf
 
 function nodeChangeTimingProblems(c: NodeChangeSettings): string[] {
     const problems: string[] = [];
+    if (c.settleSeconds >= c.gateTimeoutSeconds) {
+        problems.push(
+            `nodeChanges.settleSeconds: ${c.settleSeconds} leaves the gate no time: it must be shorter than gateTimeoutSeconds ${c.gateTimeoutSeconds}`,
+        );
+    }
+    if (c.settleSeconds > 0 && c.settleSeconds <= c.maxLeaseAgeSeconds) {
+        problems.push(
+            `nodeChanges.settleSeconds: ${c.settleSeconds} is not longer than maxLeaseAgeSeconds ${c.maxLeaseAgeSeconds}: ` +
+                `a release that renews its Lease once and then stops would pass the gate; raise settleSeconds above ${c.maxLeaseAgeSeconds}`,
+        );
+    }
     const needed = c.applyTimeoutSeconds + c.gateTimeoutSeconds + c.stepTimeoutSeconds;
     if (c.revertAfterSeconds <= needed) {
         problems.push(

@@ -2,10 +2,12 @@
  * The gate's command line, written once: the Pulumi program renders it with {@link gateCommand}
  * and the CLI reads it back with {@link parseGateArgs}, so the two cannot drift apart.
  */
-import { parseArgs } from "node:util";
 import { isIPv6 } from "node:net";
 import { shellQuote, shellWord } from "../platform/shell-quote";
+import { ArgsError, checkConnectionFlags, parseFlags, renderCommand, requiredFlag, secondsFlag } from "./command-line";
 import { hostPort, parseHostKey } from "./ssh-host";
+
+export { firstSentence } from "./command-line";
 
 /** What one node change waits for before it is confirmed. */
 export interface GateSpec {
@@ -21,6 +23,20 @@ export interface GateSpec {
     since: string;
     /** How long to wait for the node to be healthy. */
     timeoutSeconds: number;
+    /**
+     * How long every poll must have been healthy before the gate passes (the window restarts at
+     * any unhealthy poll). Must be less than `timeoutSeconds`. Defaults to 0: the first healthy poll passes.
+     */
+    settleSeconds?: number;
+    /**
+     * Once the Lease was renewed after `since`, the longest its renewTime may stay the same, by the
+     * gate's clock. Defaults to 40 (the node controller's grace period; kubelets renew every 10 s).
+     */
+    maxLeaseAgeSeconds?: number;
+    /** The version the node ran before the change: seeing it again says the revert may have run. */
+    previousVersion?: string;
+    /** How the operator runs the change again (`pulumi up --replace <urn>`): said when the gate fails. */
+    rerun?: string;
     /** Kubeconfig context. Defaults to the kubeconfig's current context. */
     context?: string;
 }
@@ -33,6 +49,10 @@ export const GATE_OPTIONS = {
     "host-key": { type: "string" },
     since: { type: "string" },
     timeout: { type: "string" },
+    settle: { type: "string" },
+    "max-lease-age": { type: "string" },
+    previous: { type: "string" },
+    rerun: { type: "string" },
     kubeconfig: { type: "string" },
     context: { type: "string" },
     interval: { type: "string" },
@@ -43,7 +63,7 @@ export const GATE_OPTIONS = {
 export const DEFAULT_GATE_INTERVAL_SECONDS = 2;
 
 /** Bad gate arguments; the message names the flag and what it wants. */
-export class GateArgsError extends Error {
+export class GateArgsError extends ArgsError {
     constructor(message: string) {
         super(message);
         this.name = "GateArgsError";
@@ -63,13 +83,14 @@ export function gateCommand(spec: GateSpec): string {
         ["--host-key", shellQuote(spec.hostKey)],
         ["--since", shellWord(spec.since.trim())],
         ["--timeout", shellWord(String(spec.timeoutSeconds))],
-        ["--kubeconfig", "-"],
     ];
+    if (spec.settleSeconds !== undefined) flags.push(["--settle", shellWord(String(spec.settleSeconds))]);
+    if (spec.maxLeaseAgeSeconds !== undefined) flags.push(["--max-lease-age", shellWord(String(spec.maxLeaseAgeSeconds))]);
+    if (spec.previousVersion !== undefined) flags.push(["--previous", shellWord(spec.previousVersion)]);
+    if (spec.rerun !== undefined) flags.push(["--rerun", shellQuote(spec.rerun)]);
+    flags.push(["--kubeconfig", "-"]);
     if (spec.context !== undefined) flags.push(["--context", shellWord(spec.context)]);
-    // A value starting with "-" would read as a flag: attach it with "=".
-    return ["npx --no-install oceanid-health gate", ...flags.map(([flag, value]) => `${flag}${/^'?-/.test(value) && value !== "-" ? "=" : " "}${value}`)].join(
-        " ",
-    );
+    return renderCommand("gate", flags);
 }
 
 /** The gate's arguments as the CLI receives them (after `gate`), or a request for help. */
@@ -87,34 +108,41 @@ export type GateArgs =
 export function parseGateArgs(argv: readonly string[]): GateArgs {
     let values;
     try {
-        ({ values } = parseArgs({ args: [...argv], options: GATE_OPTIONS, allowPositionals: false, strict: true }));
+        values = parseFlags(argv, GATE_OPTIONS);
     } catch (err) {
-        throw new GateArgsError(firstSentence((err as Error).message));
+        throw new GateArgsError((err as Error).message);
     }
     if (values.help) return { help: true };
 
     const problems: string[] = [];
-    const required = (flag: keyof typeof values): string => {
-        const v = values[flag];
-        if (typeof v !== "string" || v === "") problems.push(`--${flag} is required`);
-        return typeof v === "string" ? v : "";
-    };
-    const node = required("node");
-    const version = required("version");
-    const ssh = parseSshTarget(required("ssh"), problems);
-    const hostKey = required("host-key");
+    const node = requiredFlag(values, "node", problems);
+    const version = requiredFlag(values, "version", problems);
+    const ssh = parseSshTarget(requiredFlag(values, "ssh", problems), problems);
+    const hostKey = requiredFlag(values, "host-key", problems);
     if (hostKey && !parseHostKey(hostKey)) {
         problems.push(`--host-key must be a public key line "<type> <base64>" as ssh-keyscan prints it, e.g. 'ssh-ed25519 AAAAC3...'`);
     }
-    const since = required("since").trim();
+    const since = requiredFlag(values, "since", problems).trim();
     if (since && !/^\d+(\.\d+)?$/.test(since)) problems.push(`--since must be epoch seconds (date +%s on the node), got ${JSON.stringify(since)}`);
-    const timeout = positiveNumber("timeout", required("timeout"), problems, true);
-    const interval = values.interval === undefined ? DEFAULT_GATE_INTERVAL_SECONDS : positiveNumber("interval", values.interval, problems, false);
-    if (values.context === "") problems.push("--context must not be empty");
-    if (values.kubeconfig === "") problems.push("--kubeconfig must be a path or - for stdin");
+    const timeout = secondsFlag("timeout", requiredFlag(values, "timeout", problems), problems, { integer: true });
+    const settle = values.settle === undefined ? undefined : secondsFlag("settle", values.settle, problems, { integer: true, allowZero: true });
+    if (settle !== undefined && timeout <= settle) {
+        problems.push(
+            `--timeout ${timeout} must exceed --settle ${settle}: the node has to stay healthy for --settle seconds within --timeout; raise --timeout or lower --settle`,
+        );
+    }
+    const maxLeaseAge = values["max-lease-age"] === undefined ? undefined : secondsFlag("max-lease-age", values["max-lease-age"], problems, { integer: true });
+    if (values.previous === "") problems.push("--previous must be a version such as v1.33.4+k3s1, or left out");
+    if (values.rerun === "") problems.push("--rerun must be the command that runs the change again, or left out");
+    const interval = values.interval === undefined ? DEFAULT_GATE_INTERVAL_SECONDS : secondsFlag("interval", values.interval, problems, { integer: false });
+    checkConnectionFlags(values, problems);
     if (problems.length > 0) throw new GateArgsError(problems.join("; "));
 
     const spec: GateSpec = { node, version, sshHost: ssh!.host, sshPort: ssh!.port, hostKey, since, timeoutSeconds: timeout };
+    if (settle !== undefined) spec.settleSeconds = settle;
+    if (maxLeaseAge !== undefined) spec.maxLeaseAgeSeconds = maxLeaseAge;
+    if (values.previous !== undefined) spec.previousVersion = values.previous;
+    if (values.rerun !== undefined) spec.rerun = values.rerun;
     if (values.context !== undefined) spec.context = values.context;
     return { help: false, spec, kubeconfig: values.kubeconfig, intervalSeconds: interval };
 }
@@ -129,18 +157,4 @@ function parseSshTarget(text: string, problems: string[]): { host: string; port:
         return undefined;
     }
     return { host: m[1], port };
-}
-
-function positiveNumber(flag: string, text: string, problems: string[], integer: boolean): number {
-    if (text === "") return NaN;
-    const n = Number(text);
-    if (!/^\d+(\.\d+)?$/.test(text) || !(n > 0) || (integer && !Number.isInteger(n))) {
-        problems.push(`--${flag} must be a positive ${integer ? "whole " : ""}number of seconds, got ${JSON.stringify(text)}`);
-    }
-    return n;
-}
-
-/** Node's parseArgs messages go on with advice about "--"; the first sentence is the point. */
-export function firstSentence(message: string): string {
-    return message.split("\n")[0].split(". ")[0].replace(/\.$/, "");
 }

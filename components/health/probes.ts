@@ -2,71 +2,67 @@
  * The I/O half of the health check: the Kubernetes API, an SSH handshake with a pinned host key,
  * and the server's /ping. Each returns plain data for node-health.ts to judge.
  */
-import { CoordinationV1Api, CoreV1Api, ApiException, Observable, type KubeConfig, type ObservableMiddleware } from "@kubernetes/client-node";
+import { CoordinationV1Api, CoreV1Api, type KubeConfig, type V1Node } from "@kubernetes/client-node";
 import { request } from "node:https";
 import { Client, type ServerHostKeyAlgorithm } from "ssh2";
+import { cordonState } from "./cordon";
+import { firstLine, kubeRequest, netError, seconds, truncate } from "./kube-api";
 import type { NodeObservation } from "./node-health";
+import { NODE_CHANGE_CONDITION } from "./node-change-status";
 import { fingerprint, hostPort, keyType, parseHostKey } from "./ssh-host";
+
+export { KubeApiError } from "./kube-api";
 
 /** The namespace where every kubelet renews a Lease named after its node, every 10 s. */
 export const NODE_LEASE_NAMESPACE = "kube-node-lease";
 
+/** What the API server says about one Node. */
+export type NodeState = Pick<NodeObservation, "ready" | "kubeletVersion" | "cordon" | "nodeChange">;
+
 /** What the API server says about the nodes, by node name. */
 export interface KubeState {
-    nodes: Map<string, { ready?: NodeObservation["ready"]; kubeletVersion?: string }>;
+    nodes: Map<string, NodeState>;
     leases: Map<string, Date | undefined>;
-}
-
-/**
- * The API server could not be asked (unreachable, TLS, credentials refused, timed out). Its message
- * never carries any part of the kubeconfig, which may have come in as a secret.
- */
-export class KubeApiError extends Error {
-    constructor(message: string) {
-        super(message);
-        this.name = "KubeApiError";
-    }
 }
 
 /** Lists Nodes and node Leases; throws {@link KubeApiError} when the API server cannot be asked. */
 export async function observeKubernetes(kc: KubeConfig, timeoutMs: number): Promise<KubeState> {
-    const signal = AbortSignal.timeout(timeoutMs);
-    // client-node builds a keep-alive connection pool per request and never closes it: a CLI
-    // would linger for seconds after its answer, and the gate would pile up one pool per poll.
-    const pools: Array<{ destroy(): Promise<void> }> = [];
-    const middleware: ObservableMiddleware = {
-        pre: (ctx) => {
-            ctx.setSignal(signal);
-            const pool = ctx.getDispatcher();
-            if (pool) pools.push(pool);
-            return new Observable(Promise.resolve(ctx));
-        },
-        post: (res) => new Observable(Promise.resolve(res)),
-    };
-    const options = { middleware: [middleware], middlewareMergeStrategy: "append" as const };
-    try {
-        const [nodeList, leaseList] = await Promise.all([
+    const [nodeList, leaseList] = await kubeRequest(timeoutMs, (options) =>
+        Promise.all([
             kc.makeApiClient(CoreV1Api).listNode({}, options),
             kc.makeApiClient(CoordinationV1Api).listNamespacedLease({ namespace: NODE_LEASE_NAMESPACE }, options),
-        ]);
-        const state: KubeState = { nodes: new Map(), leases: new Map() };
-        for (const node of nodeList.items) {
-            const ready = node.status?.conditions?.find((c) => c.type === "Ready");
-            state.nodes.set(node.metadata?.name ?? "", {
-                ready: ready && { status: ready.status, reason: ready.reason, message: ready.message },
-                kubeletVersion: node.status?.nodeInfo?.kubeletVersion,
-            });
-        }
-        for (const lease of leaseList.items) {
-            const renewed = lease.spec?.renewTime;
-            state.leases.set(lease.metadata?.name ?? "", renewed === undefined ? undefined : new Date(renewed));
-        }
-        return state;
-    } catch (err) {
-        throw new KubeApiError(describeApiError(err, signal, timeoutMs));
-    } finally {
-        await Promise.all(pools.map((p) => p.destroy().catch(() => undefined)));
+        ]),
+    );
+    const state: KubeState = { nodes: new Map(), leases: new Map() };
+    for (const node of nodeList.items) state.nodes.set(node.metadata?.name ?? "", nodeState(node));
+    for (const lease of leaseList.items) {
+        const renewed = lease.spec?.renewTime;
+        state.leases.set(lease.metadata?.name ?? "", renewed === undefined ? undefined : new Date(renewed));
     }
+    return state;
+}
+
+/** The parts of a Node that say whether it is healthy, cordoned, or in the middle of a change. */
+export function nodeState(node: V1Node): NodeState {
+    const ready = node.status?.conditions?.find((c) => c.type === "Ready");
+    const change = node.status?.conditions?.find((c) => c.type === NODE_CHANGE_CONDITION);
+    const cordon = cordonState(node);
+    return {
+        ready: ready && { status: ready.status, reason: ready.reason, message: ready.message },
+        kubeletVersion: node.status?.nodeInfo?.kubeletVersion,
+        ...(cordon.cordoned ? { cordon } : {}),
+        ...(change
+            ? {
+                  nodeChange: {
+                      status: change.status,
+                      reason: change.reason ?? "",
+                      message: change.message ?? "",
+                      // client-node reads date-time fields into Dates.
+                      lastTransitionTime: change.lastTransitionTime === undefined ? undefined : new Date(change.lastTransitionTime),
+                  },
+              }
+            : {}),
+    };
 }
 
 /** The Kubernetes half of a node's observation, joined with its SSH result. */
@@ -78,69 +74,11 @@ export function observation(name: string, kube: KubeState, ssh: NodeObservation[
         ready: node?.ready,
         kubeletVersion: node?.kubeletVersion,
         leaseRenewTime: kube.leases.get(name),
+        ...(node?.cordon ? { cordon: node.cordon } : {}),
+        ...(node?.nodeChange ? { nodeChange: node.nodeChange } : {}),
         ssh,
     };
 }
-
-/**
- * Short, secret-free words for why an API call failed. Error codes, not messages: a TLS message
- * quotes the server address, and ApiException's message dumps bodies and headers.
- */
-function describeApiError(err: unknown, signal: AbortSignal, timeoutMs: number): string {
-    if (signal.aborted) return `timed out after ${seconds(timeoutMs)}s`;
-    if (err instanceof ApiException) {
-        const code = err.code as number;
-        const status = statusMessage(err.body);
-        const what = `HTTP ${code}${STATUS_TEXT[code] ? ` ${STATUS_TEXT[code]}` : ""}${status ? `: ${status}` : ""}`;
-        return code === 401 || code === 403 ? `refused the credentials (${what})` : `answered ${what}`;
-    }
-    const cause = (err as { cause?: unknown })?.cause ?? err;
-    const net = netError(cause);
-    if (net) return net.startsWith("TLS") ? `failed TLS verification (${net})` : `unreachable (${net})`;
-    // Anything else comes from client-node reading the kubeconfig (say, an http:// server without
-    // insecure-skip-tls-verify); its first line is the point and holds no credential.
-    return `cannot be asked (${firstLine(err)})`;
-}
-
-const STATUS_TEXT: Record<number, string> = {
-    401: "Unauthorized",
-    403: "Forbidden",
-    404: "Not Found",
-    500: "Internal Server Error",
-    503: "Service Unavailable",
-};
-
-/** The `message` of a Kubernetes Status body, when the body is one. */
-function statusMessage(body: unknown): string | undefined {
-    let value = body;
-    if (typeof value === "string") {
-        try {
-            value = JSON.parse(value);
-        } catch {
-            return undefined;
-        }
-    }
-    const message = (value as { message?: unknown } | null)?.message;
-    return typeof message === "string" ? truncate(message.split("\n")[0], 200) : undefined;
-}
-
-/** `connect ECONNREFUSED`, `TLS DEPTH_ZERO_SELF_SIGNED_CERT`, ... for Node's network errors; else undefined. */
-function netError(err: unknown): string | undefined {
-    // Happy-eyeballs connects fail with an AggregateError whose members carry the codes.
-    const e = (err instanceof AggregateError && err.errors.length > 0 ? err.errors[0] : err) as { code?: unknown; syscall?: unknown; message?: unknown } | null;
-    const code = typeof e?.code === "string" ? e.code : (err as { code?: unknown } | null)?.code;
-    if (typeof code !== "string") return undefined;
-    if (/CERT|TLS|SSL|SELF_SIGNED|UNABLE_TO/.test(code)) return `TLS ${code}`;
-    return typeof e?.syscall === "string" ? `${e.syscall} ${code}` : code;
-}
-
-function firstLine(err: unknown): string {
-    const message = err instanceof Error ? err.message : String(err);
-    return truncate(message.split("\n")[0], 200);
-}
-
-const truncate = (s: string, n: number) => (s.length > n ? `${s.slice(0, n - 1)}…` : s);
-const seconds = (ms: number) => Math.round((ms / 1000) * 10) / 10;
 
 export type ProbeResult = { ok: true } | { ok: false; reason: string };
 

@@ -11,6 +11,10 @@ export interface NodeReport {
     /** The stack's `k3sVersion` for the node. */
     expectedVersion: string;
     ssh: ProbeResult;
+    /** The node's last change, from its `OceanidNodeChange` condition; null when it has none. `since`: the condition's lastTransitionTime. */
+    nodeChange: { reason: string; message: string; since: string | null } | null;
+    /** null when the node is schedulable; `since` is when a node change cordoned it (null for anyone else's cordon). */
+    cordoned: { byOceanid: boolean; since: string | null } | null;
     problems: string[];
 }
 

@@ -1,6 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import type { NodeChangeSettings, NodeConfig } from "../config/stack-config";
 import { sshAddress } from "../config/stack-config";
+import { drainCommand, uncordonCommand } from "../health/drain-command";
 import { gateCommand } from "../health/gate-command";
 import { NodeChange } from "./node-change";
 import { k3sChangeSpec, type K3sChange } from "./scripts/k3s-scripts";
@@ -14,7 +15,7 @@ export interface NodeAccessSecrets {
 
 export interface K3sAgentArgs {
     node: NodeConfig;
-    /** The server node: agents are checked against its version. */
+    /** The server node: agents are checked against the version it runs, as the API server reports it. */
     server: NodeConfig;
     /** `K3S_URL` (see `serverUrl` in the stack config). */
     serverUrl: string;
@@ -22,18 +23,17 @@ export interface K3sAgentArgs {
     secrets: NodeAccessSecrets;
     /** kubeconfig context the gate uses. @default the kubeconfig's current context */
     context?: string;
-    /** The previous node's change, which must be confirmed first. @default none */
+    /** The previous node's change, which must be finished first. @default none */
     after?: pulumi.Resource;
 }
 
 /** The plain description of one node's k3s change, from validated config. */
-export function k3sChange(args: Pick<K3sAgentArgs, "node" | "server" | "serverUrl" | "settings">): K3sChange {
-    const { node, server, settings } = args;
+export function k3sChange(args: Pick<K3sAgentArgs, "node" | "serverUrl" | "settings">): K3sChange {
+    const { node, settings } = args;
     return {
         node: node.name,
         role: node.role,
         version: node.k3sVersion,
-        serverVersion: server.k3sVersion,
         serverUrl: args.serverUrl,
         installScriptUrl: settings.installScriptUrl,
         minFreeDiskMiB: settings.minFreeDiskMiB,
@@ -48,7 +48,7 @@ export function k3sChange(args: Pick<K3sAgentArgs, "node" | "server" | "serverUr
  */
 export class K3sAgent extends pulumi.ComponentResource {
     /** Confirmed once the node runs the target version and is healthy. */
-    readonly confirmed: pulumi.Resource;
+    readonly confirmed: pulumi.CustomResource;
 
     constructor(name: string, args: K3sAgentArgs, opts?: pulumi.ComponentResourceOptions) {
         super("oceanid:nodes:K3sAgent", name, {}, opts);
@@ -57,6 +57,7 @@ export class K3sAgent extends pulumi.ComponentResource {
             void pulumi.log.warn(`${node.name} is changed over SSH with no out-of-band access (unsafeNoOutOfBand: ${node.unsafeNoOutOfBand})`, this);
         }
         const host = sshAddress(node);
+        const context = args.context === undefined ? {} : { context: args.context };
         const change = new NodeChange(
             `${name}-change`,
             {
@@ -64,24 +65,39 @@ export class K3sAgent extends pulumi.ComponentResource {
                 connection: { host, port: node.ssh.port, user: node.ssh.user, hostKey: node.ssh.hostKey, privateKey: args.secrets.sshPrivateKey },
                 settings,
                 stdin: args.secrets.k3sToken,
-                gateCommand: (since) =>
-                    gateCommand({
+                local: {
+                    drain: drainCommand({
                         node: node.name,
-                        version: node.k3sVersion,
-                        sshHost: host,
-                        sshPort: node.ssh.port,
-                        hostKey: node.ssh.hostKey,
-                        since,
-                        timeoutSeconds: settings.gateTimeoutSeconds,
-                        ...(args.context === undefined ? {} : { context: args.context }),
+                        change: "k3s",
+                        timeoutSeconds: settings.drainTimeoutSeconds,
+                        drain: settings.drain,
+                        ...(node.role === "agent" ? { agentOf: { server: args.server.name, version: node.k3sVersion } } : {}),
+                        ...context,
                     }),
-                gateStdin: args.secrets.kubeconfig,
+                    gate: (applied) =>
+                        gateCommand({
+                            node: node.name,
+                            version: node.k3sVersion,
+                            sshHost: host,
+                            sshPort: node.ssh.port,
+                            hostKey: node.ssh.hostKey,
+                            since: applied.since,
+                            timeoutSeconds: settings.gateTimeoutSeconds,
+                            settleSeconds: settings.settleSeconds,
+                            maxLeaseAgeSeconds: settings.maxLeaseAgeSeconds,
+                            ...(applied.previous !== "none" && applied.previous !== node.k3sVersion ? { previousVersion: applied.previous } : {}),
+                            rerun: applied.rerun,
+                            ...context,
+                        }),
+                    uncordon: uncordonCommand({ node: node.name, ...context }),
+                },
+                kubeconfig: args.secrets.kubeconfig,
                 triggers: [node.k3sVersion],
                 ...(args.after === undefined ? {} : { after: args.after }),
             },
             { parent: this },
         );
-        this.confirmed = change.confirmed;
+        this.confirmed = change.done;
         this.registerOutputs({});
     }
 }

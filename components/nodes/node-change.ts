@@ -2,7 +2,7 @@ import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import { createHash } from "node:crypto";
 import type { NodeChangeSettings } from "../config/stack-config";
-import { parseAppliedAt, renderApply, renderArm, renderConfirm, renderPreflight, type NodeChangeSpec } from "./scripts/node-change-scripts";
+import { parseAppliedAt, parseChangeId, parsePrevious, renderApply, renderConfirm, renderPreflight, type NodeChangeSpec } from "./scripts/node-change-scripts";
 import { stepCommand } from "./scripts/shell";
 
 /** How to reach the node: what `remote.Command`'s `connection` gets. */
@@ -16,49 +16,75 @@ export interface NodeConnection {
     privateKey: pulumi.Input<string>;
 }
 
+/** What the gate is told about the change apply made. */
+export interface AppliedChange {
+    /** The node's clock at the end of apply, epoch seconds. */
+    since: string;
+    /** What the node ran before (`none` when nothing). */
+    previous: string;
+    /** How the operator runs the whole change again. */
+    rerun: string;
+}
+
+/** The command lines of the steps that run where `pulumi up` runs (they read the kubeconfig on stdin). */
+export interface LocalSteps {
+    /** Before the change: the API's preconditions, then cordon and drain. */
+    drain: string;
+    /** After apply: waits for the node to be healthy for the settle window. */
+    gate: (applied: AppliedChange) => string;
+    /** After confirm: lifts the drain's cordon. */
+    uncordon: string;
+}
+
 export interface NodeChangeArgs {
     /** What to change: the change-specific script fragments and the files its revert restores. */
     spec: NodeChangeSpec;
     connection: NodeConnection;
-    /** Time limits and the revert timer. */
-    settings: Pick<NodeChangeSettings, "revertAfterSeconds" | "applyTimeoutSeconds" | "gateTimeoutSeconds" | "stepTimeoutSeconds">;
+    /** Time limits and the revert deadline. */
+    settings: Pick<NodeChangeSettings, "revertAfterSeconds" | "applyTimeoutSeconds" | "stepTimeoutSeconds">;
     /** Secret that preflight and apply read on stdin (e.g. the k3s token). Never on a command line or in `environment`. */
     stdin: pulumi.Input<string>;
-    /** The gate's command line, given the node's clock at the end of apply. Runs where `pulumi up` runs. */
-    gateCommand: (appliedAt: string) => string;
-    /** Secret the gate reads on stdin (the kubeconfig). */
-    gateStdin: pulumi.Input<string>;
+    local: LocalSteps;
+    /** Secret the local steps read on stdin (the kubeconfig). */
+    kubeconfig: pulumi.Input<string>;
     /** Values that, when they change, re-run the whole chain (e.g. the target version). */
     triggers: pulumi.Input<unknown>[];
-    /** What must be confirmed before this change starts (the previous node's change). @default none */
+    /** What must be finished before this change starts (the previous node's change). @default none */
     after?: pulumi.Resource;
 }
 
+/** The step names, in order; each is a child resource `<name>-<step>`. */
+export const NODE_CHANGE_STEPS = ["preflight", "drain", "apply", "gate", "confirm", "uncordon"] as const;
+
 /**
- * The scripts of a change's remote steps, as they run on the node (each wrapped
- * in `timeout`, through `sudo -n` unless the login is root).
+ * The scripts of a change's remote steps as they run on the node (each wrapped in `timeout`,
+ * through `sudo -n` unless the login is root). Confirm's script names the change apply armed and
+ * the command that runs the change again.
  */
-export function nodeChangeCommands(args: Pick<NodeChangeArgs, "spec" | "settings" | "connection">): Record<"preflight" | "arm" | "apply" | "confirm", string> {
+export function nodeChangeCommands(args: Pick<NodeChangeArgs, "spec" | "settings" | "connection">) {
     const { spec, settings, connection } = args;
     const step = (script: string, timeoutSeconds: number) => stepCommand(script, { user: connection.user, timeoutSeconds });
     return {
         preflight: step(renderPreflight(spec), settings.stepTimeoutSeconds),
-        arm: step(renderArm(spec, settings.revertAfterSeconds), settings.stepTimeoutSeconds),
-        apply: step(renderApply(spec), settings.applyTimeoutSeconds),
-        confirm: step(renderConfirm(spec), settings.stepTimeoutSeconds),
+        apply: step(renderApply(spec, settings.revertAfterSeconds), settings.applyTimeoutSeconds),
+        confirm: (changeId: string, rerun: string) => step(renderConfirm(spec, changeId, rerun), settings.stepTimeoutSeconds),
     };
 }
 
+/** What an operator runs to make the engine run a change's whole chain again. */
+export const rerunCommand = (preflightUrn: string) => `pulumi up --replace '${preflightUrn}'`;
+
 /**
- * One change to one node, in five steps that each wait for the last:
- * preflight (checks, changes nothing) → arm (backup, start a revert timer on the
- * node) → apply → gate (from outside: Ready, Lease renewed, version, SSH) →
- * confirm (disarm). A failing step stops the chain; if the node stops
- * answering after apply, its own timer puts the old state back.
+ * One change to one node, in six steps that each wait for the last:
+ * preflight (on the node; changes nothing) → drain (API preconditions, cordon, evictions) →
+ * apply (arms a durable revert on the node, then makes the change) → gate (from outside: Ready,
+ * Lease renewing, version and SSH for the settle window) → confirm (on the node: disarms the
+ * revert unless it already started) → uncordon. A failing step stops the chain; if the node
+ * stops answering after apply, or the gate or confirm never come, the node reverts by itself.
  */
 export class NodeChange extends pulumi.ComponentResource {
     /** The last step: anything that must wait for this change depends on it. */
-    readonly confirmed: command.remote.Command;
+    readonly done: command.local.Command;
 
     constructor(name: string, args: NodeChangeArgs, opts?: pulumi.ComponentResourceOptions) {
         super("oceanid:nodes:NodeChange", name, {}, opts);
@@ -73,40 +99,56 @@ export class NodeChange extends pulumi.ComponentResource {
             perDialTimeout: 15,
         };
         // The scripts are part of the trigger: a changed script is a changed change.
-        const digest = createHash("sha256").update(JSON.stringify(scripts)).digest("hex").slice(0, 16);
+        const digest = createHash("sha256")
+            .update(JSON.stringify([scripts.preflight, scripts.apply, scripts.confirm("", ""), args.local.drain, args.local.uncordon]))
+            .digest("hex")
+            .slice(0, 16);
         const triggers = [...args.triggers, digest];
         const stdin = pulumi.secret(args.stdin);
+        const kubeconfig = pulumi.secret(args.kubeconfig);
 
         const preflight = new command.remote.Command(
             `${name}-preflight`,
             { connection, create: scripts.preflight, stdin, triggers, logging: "none" },
             { parent: this, dependsOn: args.after ? [args.after] : [] },
         );
-        const arm = new command.remote.Command(
-            `${name}-arm`,
-            { connection, create: scripts.arm, triggers: [...triggers, preflight.id] },
+        const drain = new command.local.Command(
+            `${name}-drain`,
+            { create: args.local.drain, stdin: kubeconfig, triggers: [...triggers, preflight.id] },
             { parent: this, dependsOn: [preflight] },
         );
         const apply = new command.remote.Command(
             `${name}-apply`,
-            { connection, create: scripts.apply, stdin, triggers: [...triggers, arm.id], logging: "none" },
-            { parent: this, dependsOn: [arm] },
+            { connection, create: scripts.apply, stdin, triggers: [...triggers, drain.id], logging: "none" },
+            { parent: this, dependsOn: [drain] },
         );
+        // The provider marks stdout secret because stdin is; apply prints only its own fixed lines.
+        const applied = pulumi.unsecret(apply.stdout);
         const gate = new command.local.Command(
             `${name}-gate`,
             {
-                // The provider marks stdout secret because stdin is; apply prints only its own fixed lines.
-                create: pulumi.unsecret(apply.stdout).apply((out) => args.gateCommand(parseAppliedAt(out))),
-                stdin: pulumi.secret(args.gateStdin),
+                create: pulumi
+                    .all([applied, preflight.urn])
+                    .apply(([out, urn]) => args.local.gate({ since: parseAppliedAt(out), previous: parsePrevious(out), rerun: rerunCommand(urn) })),
+                stdin: kubeconfig,
                 triggers: [...triggers, apply.id],
             },
             { parent: this, dependsOn: [apply] },
         );
-        this.confirmed = new command.remote.Command(
+        const confirm = new command.remote.Command(
             `${name}-confirm`,
-            { connection, create: scripts.confirm, triggers: [...triggers, gate.id] },
+            {
+                connection,
+                create: pulumi.all([applied, preflight.urn]).apply(([out, urn]) => scripts.confirm(parseChangeId(out), rerunCommand(urn))),
+                triggers: [...triggers, gate.id],
+            },
             { parent: this, dependsOn: [gate] },
         );
-        this.registerOutputs({ confirmed: this.confirmed.stdout });
+        this.done = new command.local.Command(
+            `${name}-uncordon`,
+            { create: args.local.uncordon, stdin: kubeconfig, triggers: [...triggers, confirm.id] },
+            { parent: this, dependsOn: [confirm] },
+        );
+        this.registerOutputs({ confirmed: confirm.stdout });
     }
 }

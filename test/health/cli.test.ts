@@ -53,6 +53,15 @@ suite("flags", () => {
             "leaseAgeSeconds",
             "GATE PASSED",
             "GATE FAILED",
+            "--settle SECONDS",
+            "oceanid-health drain --node NAME --change KIND --timeout SECONDS",
+            "DRAIN FAILED",
+            "PREFLIGHT FAILED",
+            "oceanid-health uncordon --node NAME",
+            "UNCORDON FAILED",
+            "nodeChange: { reason, message, since } | null",
+            "cordoned: { byOceanid, since } | null",
+            "docs/runbooks/node-changes.md",
             "exit: 0",
             "cron",
             "systemd",
@@ -61,6 +70,8 @@ suite("flags", () => {
             expect(USAGE).toContain(text);
         }
         expect((await run(["gate", "--help"])).stdout).toBe(`${USAGE}\n`);
+        expect((await run(["drain", "--help"])).stdout).toBe(`${USAGE}\n`);
+        expect((await run(["uncordon", "-h"])).stdout).toBe(`${USAGE}\n`);
     });
 
     it.each([
@@ -290,6 +301,8 @@ suite("a cluster on loopback", () => {
                     kubeletVersion: "v1.33.5+k3s1",
                     expectedVersion: "v1.33.5+k3s1",
                     ssh: { ok: true },
+                    nodeChange: null,
+                    cordoned: null,
                     problems: [],
                 },
                 {
@@ -299,6 +312,8 @@ suite("a cluster on loopback", () => {
                     kubeletVersion: "v1.33.5+k3s1",
                     expectedVersion: "v1.33.5+k3s1",
                     ssh: { ok: true },
+                    nodeChange: null,
+                    cordoned: null,
                     problems: [],
                 },
                 {
@@ -308,6 +323,8 @@ suite("a cluster on loopback", () => {
                     kubeletVersion: "v1.33.5+k3s1",
                     expectedVersion: "v1.33.5+k3s1",
                     ssh: { ok: true },
+                    nodeChange: null,
+                    cordoned: null,
                     problems: [],
                 },
             ],
@@ -358,9 +375,58 @@ suite("a cluster on loopback", () => {
             kubeletVersion: null,
             expectedVersion: "v1.33.5+k3s1",
             ssh: { ok: false, reason: `ssh ${LOOPBACK}:${closed} unreachable (connect ECONNREFUSED)` },
+            nodeChange: null,
+            cordoned: null,
             problems: ["not registered in the API server", `ssh ${LOOPBACK}:${closed} unreachable (connect ECONNREFUSED)`],
         });
         expect(json.problems).toHaveLength(5);
+    });
+
+    it("reports a node change that failed to revert and a cordon a change left, as problems and in JSON", async () => {
+        const failed = `k3s change 20260302T0930Z-1a2b: revert failed at 2026-03-02T09:40:00Z: k3s did not start`;
+        cluster = healthyCluster();
+        cluster.nodes = [
+            nodeObject("srv712429", { unschedulable: true }),
+            nodeObject("srv712695", {
+                unschedulable: true,
+                annotations: { "oceanid.io/cordoned-by": "node-change/k3s", "oceanid.io/cordoned-at": "2026-03-02T09:30:00Z" },
+                conditions: [
+                    { type: "OceanidNodeChange", status: "True", reason: "RevertFailed", message: failed, lastTransitionTime: "2026-03-02T09:40:00Z" },
+                ],
+            }),
+            nodeObject("calypso", {
+                conditions: [
+                    {
+                        type: "OceanidNodeChange",
+                        status: "False",
+                        reason: "Confirmed",
+                        message: "k3s change 20260301T0800Z-9f9f: confirmed at 2026-03-01T08:05:00Z",
+                        lastTransitionTime: "2026-03-01T08:05:00Z",
+                    },
+                ],
+            }),
+        ];
+        const r = await check([]);
+        expect(r.code).toBe(1);
+        // No new column: the problems say it.
+        expect(r.stdout.split("\n")[0]).toBe("NODE       READY  LEASE  KUBELET       SSH");
+        expect(r.stdout.split("\n").slice(5)).toEqual([
+            `srv712695: node change failed to revert: ${failed}; see docs/runbooks/node-changes.md`,
+            "srv712695: cordoned by a k3s node change since 2026-03-02T09:30:00Z: once the node is healthy, kubectl uncordon srv712695 (docs/runbooks/node-changes.md)",
+            "",
+        ]);
+        const json = JSON.parse((await check(["--format", "json"])).stdout);
+        expect(json.nodes.map((n: any) => [n.name, n.nodeChange, n.cordoned])).toEqual([
+            // Cordoned by someone else: shown, no problem.
+            ["srv712429", null, { byOceanid: false, since: null }],
+            ["srv712695", { reason: "RevertFailed", message: failed, since: "2026-03-02T09:40:00Z" }, { byOceanid: true, since: "2026-03-02T09:30:00Z" }],
+            [
+                "calypso",
+                { reason: "Confirmed", message: "k3s change 20260301T0800Z-9f9f: confirmed at 2026-03-01T08:05:00Z", since: "2026-03-01T08:05:00Z" },
+                null,
+            ],
+        ]);
+        expect(json.problems).toHaveLength(2);
     });
 
     it("--max-lease-age sets the limit", async () => {

@@ -183,9 +183,22 @@ export async function fakeApiServer(
 }
 
 /** A Node object as the API server lists it. */
-export function nodeObject(name: string, opts: { ready?: string; reason?: string; message?: string; kubelet?: string } = {}): object {
+export function nodeObject(
+    name: string,
+    opts: {
+        ready?: string;
+        reason?: string;
+        message?: string;
+        kubelet?: string;
+        unschedulable?: boolean;
+        annotations?: Record<string, string>;
+        /** More conditions, after Ready (an OceanidNodeChange, say). */
+        conditions?: object[];
+    } = {},
+): object {
     return {
-        metadata: { name },
+        metadata: { name, ...(opts.annotations ? { annotations: opts.annotations } : {}) },
+        ...(opts.unschedulable !== undefined ? { spec: { unschedulable: opts.unschedulable } } : {}),
         status: {
             conditions: [
                 {
@@ -196,6 +209,7 @@ export function nodeObject(name: string, opts: { ready?: string; reason?: string
                     lastHeartbeatTime: NOW.toISOString(),
                     lastTransitionTime: NOW.toISOString(),
                 },
+                ...(opts.conditions ?? []),
             ],
             nodeInfo: {
                 kubeletVersion: opts.kubelet ?? "v1.33.5+k3s1",

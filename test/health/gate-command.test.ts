@@ -48,6 +48,14 @@ describe("gateCommand", () => {
         expect(gateCommand(spec({ context: "-a b" }))).toMatch(/ --context='-a b'$/);
     });
 
+    it("renders --settle, --max-lease-age and --previous only when set, before the kubeconfig", () => {
+        expect(gateCommand(spec({ settleSeconds: 30, maxLeaseAgeSeconds: 25, previousVersion: "v1.33.4+k3s1" }))).toBe(
+            `npx --no-install oceanid-health gate --node srv712695 --version v1.33.5+k3s1 --ssh 192.0.2.20:22 ` +
+                `--host-key '${KEY}' --since 1772445600 --timeout 180 --settle 30 --max-lease-age 25 --previous v1.33.4+k3s1 --kubeconfig -`,
+        );
+        expect(gateCommand(spec({ settleSeconds: 0 }))).toContain(" --timeout 180 --settle 0 --kubeconfig -");
+    });
+
     it("drops the newline the node printed after the epoch", () => {
         expect(gateCommand(spec({ since: "1772445600\n" }))).toContain(" --since 1772445600 ");
     });
@@ -58,6 +66,8 @@ describe("gateCommand", () => {
             spec({ context: 'it\'s; $(rm -rf /) `x` "y"' }),
             spec({ sshHost: "::1", sshPort: 65535 }),
             spec({ sshHost: "node-1.example", timeoutSeconds: 1 }),
+            spec({ settleSeconds: 60, maxLeaseAgeSeconds: 30, previousVersion: "v1.33.4+k3s1" }),
+            spec({ settleSeconds: 0, previousVersion: "it's -x" }),
         ]) {
             const parsed = parseGateArgs(shellWords(gateCommand(s)).slice(1));
             expect(parsed).toEqual({ help: false, spec: s, kubeconfig: "-", intervalSeconds: 2 });
@@ -113,6 +123,23 @@ describe("parseGateArgs", () => {
         });
     });
 
+    it("reads --settle, --max-lease-age and --previous", () => {
+        const parsed = parseGateArgs([...args, "--settle", "0", "--max-lease-age", "15", "--previous", "v1.33.4+k3s1"]);
+        expect(parsed.help === false && parsed.spec).toEqual({
+            node: "n",
+            version: "v1.33.5+k3s1",
+            sshHost: "127.0.0.1",
+            sshPort: 22,
+            hostKey: KEY,
+            since: "1772445600",
+            timeoutSeconds: 60,
+            settleSeconds: 0,
+            maxLeaseAgeSeconds: 15,
+            previousVersion: "v1.33.4+k3s1",
+        });
+        expect(() => parseGateArgs([...args, "--settle", "59"])).not.toThrow();
+    });
+
     it("names every missing flag at once", () => {
         expect(() => parseGateArgs(["--node", "n"])).toThrow(
             new GateArgsError("--version is required; --ssh is required; --host-key is required; --since is required; --timeout is required"),
@@ -133,6 +160,17 @@ describe("parseGateArgs", () => {
         [["--timeout", "1.5"], '--timeout must be a positive whole number of seconds, got "1.5"'],
         [["--interval", "0"], '--interval must be a positive number of seconds, got "0"'],
         [["--interval", "-1"], "Option '--interval' argument is ambiguous"],
+        [["--settle", "1.5"], '--settle must be a non-negative whole number of seconds, got "1.5"'],
+        [
+            ["--settle", "60"],
+            "--timeout 60 must exceed --settle 60: the node has to stay healthy for --settle seconds within --timeout; raise --timeout or lower --settle",
+        ],
+        [
+            ["--settle", "90"],
+            "--timeout 60 must exceed --settle 90: the node has to stay healthy for --settle seconds within --timeout; raise --timeout or lower --settle",
+        ],
+        [["--max-lease-age", "0"], '--max-lease-age must be a positive whole number of seconds, got "0"'],
+        [["--previous", ""], "--previous must be a version such as v1.33.4+k3s1, or left out"],
     ])("refuses %j", (override, message) => {
         const argv = [...args];
         const i = argv.indexOf(override[0]);

@@ -141,6 +141,94 @@ suite("gate polling", () => {
     });
 });
 
+suite("the gate settles", () => {
+    /** A Lease renewed at each poll; the first poll is at the change's second, so the node's clock runs one second ahead. */
+    const renewedAt = (now: Date) => state(new Date(now.getTime() + 1000));
+
+    it("fails a node whose Lease was renewed once after the change and never again", async () => {
+        // Renewed one second after the change, by the node's clock; every later poll sees the same renewTime.
+        const { io, seen } = scripted(() => ({ kube: state(at(1)) }));
+        const r = await run(gateArgs({ settle: "60", timeout: "90" }), io);
+        expect(r.code).toBe(1);
+        expect(r.stdout).toBe("");
+        expect(r.stderr).toBe(
+            [
+                "oceanid-health: gate: srv712695 is healthy; waiting until it has been for 60s",
+                // Healthy until the gate's own clock has seen the same renewTime for more than 40s.
+                "oceanid-health: gate: waiting for srv712695: Lease not renewed for 42s (limit 40s)",
+                "GATE FAILED node=srv712695 reason=Lease not renewed for 90s (limit 40s)",
+                "",
+            ].join("\n"),
+        );
+        expect(seen).toHaveLength(45);
+    });
+
+    it("passes a steadily renewing node only once it has been healthy for --settle seconds", async () => {
+        const { io, seen } = scripted((_, now) => ({ kube: renewedAt(now) }));
+        const r = await run(gateArgs({ settle: "10" }), io);
+        expect(r).toEqual({
+            code: 0,
+            stdout: "GATE PASSED node=srv712695 version=v1.33.5+k3s1 healthy for 10s after 10s\n",
+            stderr: "oceanid-health: gate: srv712695 is healthy; waiting until it has been for 10s\n",
+        });
+        expect(seen).toEqual([2000, 2000, 2000, 2000, 2000]);
+    });
+
+    it("restarts the window at an unhealthy poll", async () => {
+        const { io } = scripted((n, now) => ({ kube: n === 2 ? state(now, { ready: "False" }) : renewedAt(now) }));
+        const r = await run(gateArgs({ settle: "10" }), io);
+        expect(r.stdout).toBe("GATE PASSED node=srv712695 version=v1.33.5+k3s1 healthy for 10s after 16s\n");
+        expect(r.stderr).toBe(
+            [
+                "oceanid-health: gate: srv712695 is healthy; waiting until it has been for 10s",
+                "oceanid-health: gate: waiting for srv712695: Ready is False (KubeletReady)",
+                "oceanid-health: gate: srv712695 is healthy; waiting until it has been for 10s",
+                "",
+            ].join("\n"),
+        );
+        expect(r.code).toBe(0);
+    });
+
+    it("--max-lease-age sets how long the renewTime may stay the same", async () => {
+        const { io } = scripted(() => ({ kube: state(at(1)) }));
+        const r = await run(gateArgs({ settle: "15", "max-lease-age": "5", timeout: "20" }), io);
+        expect(r.code).toBe(1);
+        expect(r.stderr.split("\n").slice(-3)).toEqual([
+            "oceanid-health: gate: waiting for srv712695: Lease not renewed for 6s (limit 5s)",
+            "GATE FAILED node=srv712695 reason=Lease not renewed for 20s (limit 5s)",
+            "",
+        ]);
+    });
+
+    it("fails a node still settling at the timeout, saying how long it was healthy", async () => {
+        const { io } = scripted((n, now) => ({ kube: n < 3 ? state(at(-5)) : state(now) }));
+        const r = await run(gateArgs({ settle: "10", timeout: "11" }), io);
+        expect(r.code).toBe(1);
+        expect(r.stderr.split("\n").at(-2)).toBe("GATE FAILED node=srv712695 reason=healthy for only 5s when --timeout ran out; --settle asks for 10s");
+    });
+
+    it("with --previous, says a node back on the release before may have reverted", async () => {
+        const { io } = scripted((_, now) => ({ kube: state(now, { kubelet: "v1.33.4+k3s1" }) }));
+        const r = await run(gateArgs({ previous: "v1.33.4+k3s1", timeout: "2" }), io);
+        expect(r.code).toBe(1);
+        expect(r.stderr.split("\n").at(-2)).toBe(
+            "GATE FAILED node=srv712695 reason=kubelet v1.33.4+k3s1 (the release before the change: its revert may have run) but config says v1.33.5+k3s1",
+        );
+    });
+
+    it("refuses a --settle the --timeout leaves no room for, before any probe", async () => {
+        const { io } = scripted(() => {
+            throw new Error("probed");
+        });
+        const r = await run(gateArgs({ settle: "30", timeout: "30" }), io);
+        expect(r.code).toBe(2);
+        expect(r.stdout).toBe("");
+        expect(r.stderr.split("\n")[0]).toBe(
+            "oceanid-health: gate: --timeout 30 must exceed --settle 30: the node has to stay healthy for --settle seconds within --timeout; raise --timeout or lower --settle",
+        );
+    });
+});
+
 suite("the rendered gate command against loopback", () => {
     let sshd: Sshd;
     let api: FakeApi;

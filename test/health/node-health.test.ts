@@ -125,5 +125,38 @@ describe("nodeProblems", () => {
         it("still wants a Lease at all", () => {
             expect(nodeProblems(expectation, { ...healthy(), leaseRenewTime: undefined }, { ...opts, since })).toEqual(["no Lease in kube-node-lease"]);
         });
+
+        it("wants a renewed Lease to keep changing: unchanged for longer than the limit is stale", () => {
+            const obs = { ...healthy(), leaseRenewTime: secondsBefore(5) };
+            expect(nodeProblems(expectation, obs, { ...opts, since, leaseUnchangedSeconds: 40 })).toEqual([]);
+            expect(nodeProblems(expectation, obs, { ...opts, since, leaseUnchangedSeconds: 41 })).toEqual(["Lease not renewed for 41s (limit 40s)"]);
+            expect(nodeProblems(expectation, obs, { ...opts, maxLeaseAgeSeconds: 20, since, leaseUnchangedSeconds: 21 })).toEqual([
+                "Lease not renewed for 21s (limit 20s)",
+            ]);
+            // Before the first renewal after the change there is nothing to count yet.
+            expect(nodeProblems(expectation, { ...obs, leaseRenewTime: secondsBefore(25) }, { ...opts, since, leaseUnchangedSeconds: 99 })).toEqual([
+                "Lease not renewed since the change (last renewed 2026-03-02T09:59:35.000Z, change at 2026-03-02T09:59:40.000Z)",
+            ]);
+        });
+    });
+
+    describe("the version before the change", () => {
+        const withPrevious = { ...expectation, previousVersion: "v1.33.4+k3s1" };
+
+        it("says a node back on it may have reverted", () => {
+            expect(nodeProblems(withPrevious, { ...healthy(), kubeletVersion: "v1.33.4+k3s1" }, opts)).toEqual([
+                "kubelet v1.33.4+k3s1 (the release before the change: its revert may have run) but config says v1.33.5+k3s1",
+            ]);
+        });
+
+        it("says nothing more of another version, or of the target", () => {
+            expect(nodeProblems(withPrevious, { ...healthy(), kubeletVersion: "v1.32.9+k3s1" }, opts)).toEqual([
+                "kubelet v1.32.9+k3s1 but config says v1.33.5+k3s1",
+            ]);
+            expect(nodeProblems(withPrevious, { ...healthy(), kubeletVersion: undefined }, opts)).toEqual([
+                "kubelet (not reported) but config says v1.33.5+k3s1",
+            ]);
+            expect(nodeProblems(withPrevious, healthy(), opts)).toEqual([]);
+        });
     });
 });

@@ -5,16 +5,30 @@
 // stderr as the resource's state. The runtime registers a resource only after
 // the resources it depends on, so steps run in dependency order; a non-zero
 // exit fails the registration, and nothing that depends on it runs.
+// With an EngineState it keeps what the engine keeps between runs of `pulumi up`:
+// a step that succeeded is not run again while its inputs stay the same (it keeps
+// its id and outputs); changed triggers replace it (a new id), other changed inputs
+// update it (the provider runs `create` again, same id); a failed step is not kept.
 import { spawn } from "node:child_process";
+import { createHash, randomBytes } from "node:crypto";
 import { Client } from "ssh2";
 import { parseHostKey } from "../../components/health/ssh-host";
-import { plain } from "./mock-runtime";
+import { MOCK_ID, plain } from "./mock-runtime";
 import { ROOT } from "./stack-file";
+
+/** What the engine keeps of each command resource between runs (no secret: inputs as a hash). */
+export interface EngineState {
+    resources: Record<string, { triggers: string; inputs: string; id: string; outputs: { stdout: string; stderr: string } }>;
+}
+
+/** How one registration went: run (created, replaced, updated) or kept from an earlier run. */
+export type StepOperation = "create" | "replace" | "update" | "same";
 
 /** One command the executor ran. */
 export interface ExecutedStep {
     name: string;
     type: "remote" | "local";
+    operation?: StepOperation;
     host?: string;
     code: number | null;
     stdout: string;
@@ -116,30 +130,73 @@ function runLocal(name: string, command: string, stdin: string | undefined, envi
     });
 }
 
+const hash = (v: unknown) => createHash("sha256").update(JSON.stringify(v)).digest("hex");
+
 /**
  * A mock `newResource` handler that runs command resources for real. Every
- * step it ran (or failed to start) is appended to `steps`.
+ * step it ran (or failed to start) is appended to `steps`; with `engine`, steps
+ * kept from an earlier run are appended too, with operation "same" and nothing run.
+ * `replace` names steps to replace whatever their inputs (`pulumi up --replace`).
+ * `onKept` is called after each change to `engine`, so a killed run keeps what it did.
  */
-export function commandExecutor(steps: Array<ExecutedStep | { name: string; error: string }>, onStep: (name: string) => void = () => {}) {
+export function commandExecutor(
+    steps: Array<ExecutedStep | { name: string; error: string }>,
+    onStep: (name: string) => void = () => {},
+    engine?: { state: EngineState; replace?: readonly string[]; onKept?: () => void; interruptAfter?: string },
+) {
+    let interrupted = false;
     return async (args: { type: string; name: string; inputs: Record<string, any> }) => {
         const inputs = args.inputs;
+        if (args.type !== "command:remote:Command" && args.type !== "command:local:Command") return undefined;
+        // Like Ctrl-C during `pulumi up`: the step in flight finishes, nothing after it starts.
+        if (interrupted) {
+            const step = { name: args.name, error: "interrupted" };
+            steps.push(step);
+            onStep(args.name);
+            throw new StepFailed(step);
+        }
+        const triggers = hash(plain(inputs.triggers) ?? null);
+        const all = hash(Object.fromEntries(Object.entries(inputs).map(([k, v]) => [k, plain(v)])));
+        const kept = engine?.state.resources[args.name];
+        const forced = engine?.replace?.includes(args.name) === true;
+        const operation: StepOperation =
+            kept === undefined ? "create" : forced || kept.triggers !== triggers ? "replace" : kept.inputs !== all ? "update" : "same";
+        if (kept !== undefined && operation === "same") {
+            steps.push({
+                name: args.name,
+                type: args.type === "command:remote:Command" ? "remote" : "local",
+                operation,
+                code: 0,
+                ...kept.outputs,
+                startedAt: Date.now(),
+                endedAt: Date.now(),
+            });
+            onStep(args.name);
+            return { ...kept.outputs, [MOCK_ID]: kept.id };
+        }
         let step: ExecutedStep;
         try {
             if (args.type === "command:remote:Command") {
                 step = await runRemote(args.name, plain(inputs.connection), plain(inputs.create), plain(inputs.stdin));
-            } else if (args.type === "command:local:Command") {
-                step = await runLocal(args.name, plain(inputs.create), plain(inputs.stdin), plain(inputs.environment));
             } else {
-                return undefined;
+                step = await runLocal(args.name, plain(inputs.create), plain(inputs.stdin), plain(inputs.environment));
             }
         } catch (err) {
             if (err instanceof StepFailed) steps.push(err.step);
             onStep(args.name);
             throw err;
         }
+        step.operation = operation;
         steps.push(step);
         onStep(args.name);
         if (step.code !== 0) throw new StepFailed(step);
-        return { stdout: step.stdout.replace(/\n$/, ""), stderr: step.stderr.replace(/\n$/, "") };
+        const outputs = { stdout: step.stdout.replace(/\n$/, ""), stderr: step.stderr.replace(/\n$/, "") };
+        const id = operation === "update" ? kept!.id : `${args.name}-${randomBytes(4).toString("hex")}`;
+        if (engine) {
+            engine.state.resources[args.name] = { triggers, inputs: all, id, outputs };
+            engine.onKept?.();
+            if (engine.interruptAfter === args.name) interrupted = true;
+        }
+        return { ...outputs, [MOCK_ID]: id };
     };
 }

@@ -2,8 +2,8 @@
 // executor, then writes what ran to a JSON report. A process of its own per run
 // gives every run a fresh Pulumi runtime and module registry.
 //   node --import tsx test/helpers/execute-program.ts <spec.json>
-import { appendFileSync, readFileSync, writeFileSync } from "node:fs";
-import { commandExecutor, type ExecutedStep } from "./command-executor";
+import { appendFileSync, existsSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { commandExecutor, type EngineState, type ExecutedStep } from "./command-executor";
 import { runProgram } from "./mock-runtime";
 
 export interface ExecuteSpec {
@@ -16,6 +16,12 @@ export interface ExecuteSpec {
     report: string;
     /** A file the name of each step is appended to as it ends, for tests that act between steps. */
     events?: string;
+    /** The engine's state between runs (a JSON file, created when missing): steps that succeeded are kept. */
+    state?: string;
+    /** Steps to replace whatever their inputs, as `pulumi up --replace <urn>` does. */
+    replace?: string[];
+    /** Stop after this step, as Ctrl-C does: nothing after it starts (needs `state`). */
+    interruptAfter?: string;
 }
 
 export interface ExecuteReport {
@@ -30,10 +36,24 @@ async function main() {
     const errors: string[] = [];
     // A failed registration rejects the promises of everything waiting on it; the engine reports the first.
     process.on("unhandledRejection", (err) => errors.push(String((err as Error)?.message ?? err)));
+    const statePath = spec.state;
+    const engine =
+        statePath === undefined
+            ? undefined
+            : {
+                  state: (existsSync(statePath) ? JSON.parse(readFileSync(statePath, "utf8")) : { resources: {} }) as EngineState,
+                  replace: spec.replace,
+                  interruptAfter: spec.interruptAfter,
+                  // Like the engine's checkpoint: written after every step, so a killed run keeps what it did.
+                  onKept: () => {
+                      writeFileSync(`${statePath}.new`, JSON.stringify(engine!.state, null, 2), { mode: 0o600 });
+                      renameSync(`${statePath}.new`, statePath);
+                  },
+              };
     try {
         await runProgram(spec.stack, (config) => Object.assign(config, spec.config), {
             secrets: spec.secrets,
-            handle: commandExecutor(report.steps, (name) => spec.events && appendFileSync(spec.events, `${name}\n`)),
+            handle: commandExecutor(report.steps, (name) => spec.events && appendFileSync(spec.events, `${name}\n`), engine),
         });
     } catch (err) {
         errors.push(String((err as Error)?.message ?? err));

@@ -14,6 +14,8 @@ export interface Registered {
 
 /** What a mock engine returns for a resource: its state. Default: the inputs back. */
 export type ResourceHandler = (args: pulumi.runtime.MockResourceArgs) => Promise<Record<string, any> | undefined> | Record<string, any> | undefined;
+/** A handler's state may carry the resource's id under this key (default: `<name>-id`). */
+export const MOCK_ID = "__mockId";
 
 const SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270";
 /** True for a value the engine was told is secret. */
@@ -53,7 +55,7 @@ export async function runProgram(
     await pulumi.runtime.setMocks(
         {
             newResource: async (args) => {
-                const handled = await opts.handle?.(args);
+                const { [MOCK_ID]: id, ...handled } = (await opts.handle?.(args)) ?? {};
                 resources.push({
                     type: args.type,
                     name: args.name,
@@ -63,7 +65,7 @@ export async function runProgram(
                 });
                 // The provider computes a TailnetKey's key; the mock stands in for it.
                 const computed = args.type === "tailscale:index/tailnetKey:TailnetKey" ? { key: "mock-tailnet-key-value" } : {};
-                return { id: `${args.name}-id`, state: { ...args.inputs, ...computed, ...handled } };
+                return { id: typeof id === "string" ? id : `${args.name}-id`, state: { ...args.inputs, ...computed, ...handled } };
             },
             call: (args) => args.inputs,
         },

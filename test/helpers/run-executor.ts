@@ -14,7 +14,7 @@ import { ROOT } from "./stack-file";
 export function executeProgram(
     spec: Omit<ExecuteSpec, "report">,
     env: NodeJS.ProcessEnv = {},
-): Promise<ExecuteReport & { output: string }> & { ended(step: string): boolean } {
+): Promise<ExecuteReport & { output: string }> & { ended(step: string): boolean; kill(): void } {
     const dir = mkdtempSync(join(tmpdir(), "oceanid-exec-"));
     const full: ExecuteSpec = { ...spec, report: join(dir, "report.json"), events: join(dir, "events") };
     writeFileSync(full.events!, "");
@@ -24,6 +24,8 @@ export function executeProgram(
         env: { ...process.env, ...env },
         stdio: ["ignore", "pipe", "pipe"],
         timeout: 600_000,
+        // A group of its own, so a kill takes the local commands it runs (a gate) with it.
+        detached: true,
     });
     let output = "";
     child.stdout.on("data", (d: Buffer) => (output += d.toString()));
@@ -35,7 +37,8 @@ export function executeProgram(
                 const report = JSON.parse(readFileSync(full.report, "utf8")) as ExecuteReport;
                 resolve({ ...report, output });
             } catch {
-                reject(new Error(`the executor wrote no report (exit ${code}):\n${output}`));
+                if (child.signalCode !== null) resolve({ steps: [], error: "killed", output });
+                else reject(new Error(`the executor wrote no report (exit ${code}):\n${output}`));
             } finally {
                 // The spec holds the test secrets.
                 rmSync(dir, { recursive: true, force: true });
@@ -53,5 +56,13 @@ export function executeProgram(
         }
         return ended.has(step);
     };
-    return Object.assign(result, { ended: stepEnded });
+    // SIGKILL, like a `pulumi up` killed mid-run: the report is whatever the steps recorded.
+    const kill = () => {
+        try {
+            process.kill(-child.pid!, "SIGKILL");
+        } catch {
+            /* ended already */
+        }
+    };
+    return Object.assign(result, { ended: stepEnded, kill });
 }

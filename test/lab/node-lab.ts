@@ -1,36 +1,40 @@
-// The node lab: real sshd test hosts in network namespaces, with stand-ins for the
-// k3s parts that cannot run here (test/lab/README.md). Needs root, ip netns,
-// iptables, overlayfs, openssh-server, openssl and curl. Traffic stays inside the
-// namespaces the lab creates (a bridge in a "lab" namespace, one namespace per node,
-// one veth from the root namespace) and loopback.
+// The node lab: Debian machines booted by systemd-nspawn (real systemd as PID 1, real sshd,
+// journald, unit files and timers) in network namespaces of their own, behind a real Kubernetes
+// control plane (scripts/test-cluster) running in the server node's namespace the way k3s lays
+// it out. Only the k3s binary and its installer are stand-ins (test/lab/README.md). Needs root,
+// ip netns, systemd-nspawn, and what `npm run setup` builds (the root filesystem, the k3s
+// stand-in, the control plane). Traffic stays inside the namespaces the lab creates and loopback.
 import { spawn, type ChildProcess } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
 import {
     appendFileSync,
-    chmodSync,
     closeSync,
-    copyFileSync,
     existsSync,
     mkdirSync,
     mkdtempSync,
     openSync,
     readdirSync,
     readFileSync,
+    readSync,
     readlinkSync,
+    realpathSync,
     rmSync,
+    statSync,
     writeFileSync,
 } from "node:fs";
-import { request } from "node:https";
+import { createServer, request, type Server } from "node:https";
 import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join, posix } from "node:path";
-import { cleanEnv, failure, isolatedInit, LAB_PATH, netnsPids, pidAlive, run, sh, sleep, tryRead } from "./processes";
+import { cleanEnv, failure, LAB_PATH, netnsPids, pidAlive, run, sh, sleep, tryRead } from "./processes";
 
 export interface LabNodeSpec {
     name: string;
     role: "server" | "agent";
     /** installed and running at start; omit for a node with no k3s */
     version?: string;
+    /** /var/lib/oceanid on a filesystem of its own of this many MiB (a small disk); default: the root filesystem */
+    oceanidDiskMiB?: number;
 }
 
 export interface LabNode {
@@ -46,24 +50,28 @@ export interface NodeLabOptions {
     nodes: LabNodeSpec[];
     /** third octet of the lab subnet 10.198.<subnet>.0/24 (default 0) */
     subnet?: number;
-    /** seconds between a stand-in kubelet's heartbeats (default 1) */
+    /** seconds between the stand-in kubelets' Lease renewals (default 1; real kubelets: 10) */
     heartbeatSeconds?: number;
-    /** seconds after which the API stand-in serves a node whose Lease is older as Ready=Unknown (default 5) */
+    /** the node-lifecycle controller's grace period before a silent node is Ready=Unknown (default 5; Kubernetes: 40) */
     graceSeconds?: number;
-    /** every process the lab starts ends by itself after this many seconds (default 900) */
+    /** every process and machine the lab starts ends by itself after this many seconds (default 900) */
     lifetimeSeconds?: number;
 }
+
+/** What a release of the k3s stand-in does when it runs (test/lab/k3s-standin/README.md). */
+export type ReleaseBehaviour = "ok" | "never" | "once" | "crash" | `slow-start=${number}` | `once-after=${number}`;
 
 const LAB_SRC = __dirname;
 const STANDINS = join(LAB_SRC, "standins");
 const PROJECT_ROOT = join(LAB_SRC, "..", "..");
-/** The directories a node gets its own copy of, bound from <dir>/nodes/<name>/<path>. */
-const NODE_DIRS = ["/usr/local/bin", "/etc/rancher", "/etc/systemd/system", "/var/lib/rancher", "/var/lib/oceanid", "/var/lib/standin", "/root", "/tmp"];
-/** sshd's default PATH (and the one inNode uses). */
+const TOOLS_BIN = join(PROJECT_ROOT, ".tools", "bin");
 const VERSION_RE = /^v\d+\.\d+\.\d+(-rc\d+)?\+k3s\d+$/;
 const NAME_RE = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
 const TOKEN_FILE = "/etc/rancher/k3s/token";
 const CUT_COMMENT = "node-lab-cut";
+const KUBECTL_IN_NODE = "/usr/local/lib/oceanid-lab/kubectl";
+/** systemd-nspawn's exit status when the machine asked to reboot. */
+const NSPAWN_REBOOT = 133;
 
 interface Internal {
     tag: string;
@@ -73,54 +81,42 @@ interface Internal {
     lifetime: number;
     labNs: string;
     rootVeth: string;
-    adminToken: string;
-    caPem: Buffer;
     specs: LabNodeSpec[];
-    pid1: Map<string, number>;
+    clusterDir: string;
     children: ChildProcess[];
+    releases: Map<string, ReleaseBehaviour>;
+    releaseServer?: Server;
+    releasePort: number;
+    standinBinary: string;
     reaperPid?: number;
 }
 
-// --- small process helpers (the shared ones: ./processes.ts) ---------------------------------
-function must(cmd: string, args: string[], opts: { input?: string } = {}): string {
+// --- small helpers --------------------------------------------------------------------------
+function must(cmd: string, args: string[], opts: { input?: string; timeoutMs?: number } = {}): string {
     const r = sh(cmd, args, opts);
     if (r.code !== 0) throw failure("node lab", cmd, args, r);
     return r.stdout;
 }
 
-async function runMust(cmd: string, args: string[]): Promise<string> {
-    const r = await run(cmd, args);
+async function runMust(cmd: string, args: string[], timeoutMs?: number): Promise<string> {
+    const r = await run(cmd, args, { timeoutMs });
     if (r.code !== 0) throw failure("node lab", cmd, args, r);
     return r.stdout;
 }
 
 /** NSpid of a process: its pid in each pid namespace, outermost first. */
 function nsPids(pid: number): number[] | undefined {
-    try {
-        const line = readFileSync(`/proc/${pid}/status`, "utf8")
-            .split("\n")
-            .find((l) => l.startsWith("NSpid:"));
-        return line?.split(/\s+/).slice(1).filter(Boolean).map(Number);
-    } catch {
-        return undefined;
-    }
+    const line = tryRead(`/proc/${pid}/status`)
+        ?.split("\n")
+        .find((l) => l.startsWith("NSpid:"));
+    return line?.split(/\s+/).slice(1).filter(Boolean).map(Number);
 }
 
-function procState(pid: number): string | undefined {
-    try {
-        return /\)\s+(\S)/.exec(readFileSync(`/proc/${pid}/stat`, "utf8"))?.[1];
-    } catch {
-        return undefined;
-    }
+function comm(pid: number): string | undefined {
+    return tryRead(`/proc/${pid}/comm`)?.trim();
 }
 
-function replaceLine(text: string, prefix: string, line: string): string {
-    const re = new RegExp(`^${prefix.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}.*$`, "m");
-    if (!re.test(text)) throw new Error(`node lab: no line starting with ${prefix} to fill in`);
-    return text.replace(re, line);
-}
-
-function tcpOpen(host: string, port: number, timeoutMs = 500): Promise<boolean> {
+function tcpBanner(host: string, port: number, timeoutMs = 500): Promise<boolean> {
     return new Promise((resolve) => {
         const socket = connect({ host, port, timeout: timeoutMs });
         const done = (ok: boolean) => {
@@ -133,16 +129,56 @@ function tcpOpen(host: string, port: number, timeoutMs = 500): Promise<boolean> 
     });
 }
 
-function openSshVersion(): [number, number] {
-    const r = sh("/usr/sbin/sshd", ["-V"]);
-    const m = /OpenSSH_(\d+)\.(\d+)/.exec(r.stdout + r.stderr);
-    return m ? [Number(m[1]), Number(m[2])] : [0, 0];
+/** The last line of a file, read from its end (a k3s binary is megabytes; its release trailer is the last line). */
+function lastLine(path: string): string | undefined {
+    let fd: number;
+    try {
+        fd = openSync(path, "r");
+    } catch {
+        return undefined;
+    }
+    try {
+        const size = statSync(path).size;
+        const n = Math.min(size, 256);
+        const buf = Buffer.alloc(n);
+        readSync(fd, buf, 0, n, size - n);
+        return buf.toString("latin1").replace(/\n$/, "").split("\n").at(-1);
+    } finally {
+        closeSync(fd);
+    }
+}
+
+/** A cached build of `npm run setup`, or an error saying to run it. */
+function cached(script: string, what: string): string {
+    const r = sh("bash", [join(PROJECT_ROOT, script), "--cached-only"], { env: { ...cleanEnv(), HOME: process.env.HOME ?? "/root" } });
+    if (r.code !== 0) throw new Error(`node lab: ${what} is not built: run npm run setup (${(r.stderr || r.stdout).trim()})`);
+    return r.stdout.trim();
+}
+
+/** cgroup directories (v1 name=systemd and v2) a node's launcher moves into: nspawn nests its own under the caller's. */
+const CGROUP_ROOTS = ["/sys/fs/cgroup/systemd", "/sys/fs/cgroup/unified"];
+function removeCgroup(name: string): void {
+    for (const root of CGROUP_ROOTS) {
+        const top = join(root, name);
+        if (!existsSync(top)) continue;
+        // Deepest first: a cgroup goes only once it has no children (and no processes).
+        const dirs: string[] = [];
+        const walk = (d: string) => {
+            dirs.push(d);
+            for (const e of readdirSync(d, { withFileTypes: true })) if (e.isDirectory()) walk(join(d, e.name));
+        };
+        try {
+            walk(top);
+            for (const d of dirs.reverse()) sh("rmdir", [d]);
+        } catch {
+            /* gone meanwhile */
+        }
+    }
 }
 
 /** Removes what labs of processes that no longer exist left behind (their reaper normally does). */
 function removeStaleLabs() {
-    const nsList = sh("ip", ["netns", "list"]).stdout;
-    for (const line of nsList.split("\n")) {
+    for (const line of sh("ip", ["netns", "list"]).stdout.split("\n")) {
         const name = line.split(" ")[0];
         const m = /^oclab(\d+)s\d+(?:-|$)/.exec(name);
         if (!m || pidAlive(Number(m[1]))) continue;
@@ -159,6 +195,18 @@ function removeStaleLabs() {
         const m = /^\d+:\s+(ol(\d+)s\d+)[@:]/.exec(line);
         if (m && !pidAlive(Number(m[2]))) sh("ip", ["link", "del", m[1]]);
     }
+    for (const root of CGROUP_ROOTS) {
+        if (!existsSync(root)) continue;
+        for (const d of readdirSync(root)) {
+            const m = /^oclab(\d+)s\d+-/.exec(d);
+            if (m && !pidAlive(Number(m[1]))) removeCgroup(d);
+        }
+    }
+    for (const line of (tryRead("/proc/self/mounts") ?? "").split("\n")) {
+        const target = line.split(" ")[1] ?? "";
+        const m = /\/oceanid-lab-(\d+)-[^/]+\//.exec(target);
+        if (m && !pidAlive(Number(m[1]))) sh("umount", ["-l", target]);
+    }
 }
 
 export class NodeLab {
@@ -168,32 +216,22 @@ export class NodeLab {
     readonly clientPrivateKey: string;
     /** "K10" + sha256hex(cacerts bytes) + "::server:" + random hex */
     readonly k3sToken: string;
-    /** kubeconfig text: server https://<server ip>:6443, certificate-authority-data, user token */
+    /** admin kubeconfig text: https://<server ip>:6443 (k3s's supervisor), the cluster CA, an admin client certificate */
     readonly kubeconfig: string;
     readonly kubeconfigPath: string;
     /** https://<server ip>:6443 */
     readonly serverUrl: string;
-    /** file:///.../install-k3s.sh: the k3s installer stand-in, for curl on the nodes */
+    /** https://10.198.<subnet>.254:<port>/install.sh: the installer stand-in, from the lab's release server */
     readonly installScriptUrl: string;
     private readonly s: Internal;
     private stopped = false;
 
-    private constructor(fields: {
-        dir: string;
-        nodes: LabNode[];
-        clientPrivateKey: string;
-        k3sToken: string;
-        kubeconfig: string;
-        kubeconfigPath: string;
-        serverUrl: string;
-        installScriptUrl: string;
-        internal: Internal;
-    }) {
+    private constructor(fields: { dir: string; nodes: LabNode[]; kubeconfigPath: string; serverUrl: string; installScriptUrl: string; internal: Internal }) {
         this.dir = fields.dir;
         this.nodes = fields.nodes;
-        this.clientPrivateKey = fields.clientPrivateKey;
-        this.k3sToken = fields.k3sToken;
-        this.kubeconfig = fields.kubeconfig;
+        this.clientPrivateKey = "";
+        this.k3sToken = "";
+        this.kubeconfig = "";
         this.kubeconfigPath = fields.kubeconfigPath;
         this.serverUrl = fields.serverUrl;
         this.installScriptUrl = fields.installScriptUrl;
@@ -203,7 +241,7 @@ export class NodeLab {
     /** Why the lab cannot run here at all (not root, no `ip netns`), or undefined when it can. */
     static unavailableReason(): string | undefined {
         if (process.platform !== "linux") return "the node lab needs Linux network namespaces";
-        if (process.getuid?.() !== 0) return "the node lab needs root (network namespaces, mounts, iptables)";
+        if (process.getuid?.() !== 0) return "the node lab needs root (network namespaces, systemd-nspawn, iptables)";
         if (sh("ip", ["netns", "list"]).code !== 0) return "`ip netns` is unavailable (install iproute2)";
         return undefined;
     }
@@ -211,19 +249,18 @@ export class NodeLab {
     /** Tools the lab needs besides root and ip netns; start() fails naming the first one missing. */
     private static missingTool(): string | undefined {
         for (const [tool, pkg] of [
-            ["/usr/sbin/sshd", "openssh-server"],
+            ["systemd-nspawn", "systemd-container"],
             ["ssh-keygen", "openssh-client"],
             ["iptables", "iptables"],
             ["openssl", "openssl"],
-            ["curl", "curl"],
             ["nsenter", "util-linux"],
-            ["unshare", "util-linux"],
-            ["flock", "util-linux"],
-            ["setsid", "util-linux"],
+            ["zstd", "zstd"],
             ["timeout", "coreutils"],
         ]) {
-            const found = tool.startsWith("/") ? existsSync(tool) : LAB_PATH.split(":").some((d) => existsSync(join(d, tool)));
-            if (!found) return `${tool} is missing (Debian: apt-get install ${pkg})`;
+            if (!LAB_PATH.split(":").some((d) => existsSync(join(d, tool)))) return `${tool} is missing (Debian: apt-get install ${pkg})`;
+        }
+        for (const tool of ["kube-apiserver", "kube-controller-manager", "etcd", "kubectl"]) {
+            if (!existsSync(join(TOOLS_BIN, tool))) return `${tool} is not in .tools/bin: run npm run setup`;
         }
         return undefined;
     }
@@ -237,10 +274,10 @@ export class NodeLab {
         const specs = opts.nodes;
         const problems: string[] = [];
         if (!Number.isInteger(subnet) || subnet < 0 || subnet > 255) problems.push(`subnet must be an integer 0-255 (got ${subnet})`);
-        if (!(heartbeat > 0)) problems.push("heartbeatSeconds must be > 0");
-        if (!(grace > 0)) problems.push("graceSeconds must be > 0");
-        if (!Number.isInteger(lifetime) || lifetime < 10) problems.push("lifetimeSeconds must be an integer >= 10");
-        if (specs.length === 0 || specs.length > 253) problems.push("nodes: between 1 and 253 nodes");
+        if (!Number.isInteger(heartbeat) || heartbeat < 1) problems.push("heartbeatSeconds must be a whole number >= 1");
+        if (!Number.isInteger(grace) || grace < 1) problems.push("graceSeconds must be a whole number >= 1");
+        if (!Number.isInteger(lifetime) || lifetime < 30) problems.push("lifetimeSeconds must be an integer >= 30");
+        if (specs.length === 0 || specs.length > 200) problems.push("nodes: between 1 and 200 nodes");
         if (specs.filter((n) => n.role === "server").length !== 1) problems.push("nodes: exactly one server");
         const seen = new Set<string>();
         for (const n of specs) {
@@ -249,12 +286,17 @@ export class NodeLab {
             seen.add(n.name);
             if (n.role !== "server" && n.role !== "agent") problems.push(`node ${n.name}: role must be server or agent`);
             if (n.version !== undefined && !VERSION_RE.test(n.version)) problems.push(`node ${n.name}: version ${n.version} is not vX.Y.Z+k3sN`);
+            if (n.oceanidDiskMiB !== undefined && !(Number.isInteger(n.oceanidDiskMiB) && n.oceanidDiskMiB >= 1)) {
+                problems.push(`node ${n.name}: oceanidDiskMiB must be a whole number >= 1`);
+            }
         }
         const server = specs.find((n) => n.role === "server");
         if (server && !server.version && specs.some((n) => n.version)) problems.push("an agent cannot have k3s when the server has none");
         if (problems.length) throw new Error(`node lab: ${problems.join("; ")}`);
         const unavailable = NodeLab.unavailableReason() ?? NodeLab.missingTool();
         if (unavailable) throw new Error(`node lab: ${unavailable}`);
+        const image = cached("scripts/node-image", "the node lab's root filesystem");
+        const standinBinary = cached("test/lab/k3s-standin/build.sh", "the k3s stand-in");
 
         removeStaleLabs();
         const prefix = `10.198.${subnet}`;
@@ -266,9 +308,6 @@ export class NodeLab {
         }
 
         const tag = `${process.pid}s${subnet}`;
-        const labNs = `oclab${tag}`;
-        const rootVeth = `ol${tag}`;
-        const nodeNs = (name: string) => `oclab${tag}-${name}`;
         const base = /^\/(etc|var)(\/|$)/.test(tmpdir()) ? "/tmp" : tmpdir();
         const dir = mkdtempSync(join(base, `oceanid-lab-${process.pid}-`));
         const internal: Internal = {
@@ -277,159 +316,209 @@ export class NodeLab {
             heartbeat,
             grace,
             lifetime,
-            labNs,
-            rootVeth,
-            adminToken: randomBytes(24).toString("hex"),
-            caPem: Buffer.alloc(0),
+            labNs: `oclab${tag}`,
+            rootVeth: `ol${tag}`,
             specs,
-            pid1: new Map(),
+            clusterDir: join(dir, "cluster"),
             children: [],
+            releases: new Map(),
+            releasePort: 0,
+            standinBinary,
         };
         const address = (i: number) => `${prefix}.${i + 1}`;
-        const serverIndex = specs.findIndex((n) => n.role === "server");
-        const serverIp = address(serverIndex);
-        const serverUrl = `https://${serverIp}:6443`;
+        const serverIp = address(specs.findIndex((n) => n.role === "server"));
         // A partially built lab that stop() can take down if anything below fails.
         const partial = new NodeLab({
             dir,
-            nodes: specs.map((n, i) => ({ name: n.name, role: n.role, address: address(i), hostKey: "", netns: nodeNs(n.name) })),
-            clientPrivateKey: "",
-            k3sToken: "",
-            kubeconfig: "",
+            nodes: specs.map((n, i) => ({ name: n.name, role: n.role, address: address(i), hostKey: "", netns: `oclab${tag}-${n.name}` })),
             kubeconfigPath: join(dir, "kubeconfig.yaml"),
-            serverUrl,
-            installScriptUrl: `file://${join(dir, "share", "install-k3s.sh")}`,
+            serverUrl: `https://${serverIp}:6443`,
+            installScriptUrl: "",
             internal,
         });
         try {
-            return await partial.build(t0);
+            return await partial.build(t0, image);
         } catch (e) {
             const logs = partial.logs();
             await partial.stop();
-            const tail = logs.split("\n").slice(-60).join("\n");
+            const tail = logs.split("\n").slice(-80).join("\n");
             throw new Error(`${(e as Error).message}\n--- lab logs (tail) ---\n${tail}`);
         }
     }
 
-    private async build(t0: number): Promise<NodeLab> {
+    private nodeDir(name: string): string {
+        return join(this.dir, "nodes", name);
+    }
+
+    private rootOf(name: string): string {
+        return join(this.nodeDir(name), "root");
+    }
+
+    private async build(t0: number, image: string): Promise<NodeLab> {
         const { dir } = this;
         const s = this.s;
         const logs = join(dir, "logs");
-        for (const d of ["logs", "ssh", "tls", "share", "sbin"]) mkdirSync(join(dir, d), { recursive: true });
-        for (const n of this.nodes) {
-            for (const p of [...NODE_DIRS, "/ssh"]) mkdirSync(join(dir, "nodes", n.name, p), { recursive: true });
-            chmodSync(join(dir, "nodes", n.name, "tmp"), 0o1777);
-            chmodSync(join(dir, "nodes", n.name, "root"), 0o700);
-        }
+        for (const d of ["logs", "ssh", "tls", "share"]) mkdirSync(join(dir, d), { recursive: true });
 
-        // The safety net first: whatever happens from here on, the namespaces, veth and dir go away.
+        // The safety net first: whatever happens from here on, machines, namespaces, veth, cgroups and dir go away.
+        const namespaces = [s.labNs, ...this.nodes.map((n) => n.netns)];
         const reaperLog = openSync(join(logs, "reaper.log"), "a");
-        const reaperArgs = [join(LAB_SRC, "reaper.sh"), String(process.pid), String(s.lifetime), dir, s.rootVeth, s.labNs, ...this.nodes.map((n) => n.netns)];
-        const reaper = spawn("timeout", ["-s", "KILL", String(s.lifetime + 60), "bash", ...reaperArgs], {
-            detached: true,
-            stdio: ["ignore", reaperLog, reaperLog],
-            env: cleanEnv(),
-        });
+        const reaper = spawn(
+            "timeout",
+            [
+                "-s",
+                "KILL",
+                String(s.lifetime + 60),
+                "bash",
+                join(LAB_SRC, "reaper.sh"),
+                String(process.pid),
+                String(s.lifetime),
+                dir,
+                s.rootVeth,
+                ...namespaces,
+            ],
+            { detached: true, stdio: ["ignore", reaperLog, reaperLog], env: cleanEnv() },
+        );
         closeSync(reaperLog);
         reaper.unref();
         s.reaperPid = reaper.pid;
         s.children.push(reaper);
 
-        // Keys: one client key for root, one host key per node.
-        const keygen = (file: string, comment: string) => runMust("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", comment, "-f", file]);
-        await Promise.all([
-            keygen(join(dir, "ssh", "id_ed25519"), "node-lab-root"),
-            ...this.nodes.map((n) => keygen(join(dir, "nodes", n.name, "ssh", "ssh_host_ed25519_key"), "")),
-        ]);
-        const clientPrivateKey = readFileSync(join(dir, "ssh", "id_ed25519"), "utf8");
-        writeFileSync(join(dir, "ssh", "authorized_keys"), readFileSync(join(dir, "ssh", "id_ed25519.pub"), "utf8"), { mode: 0o600 });
-        const nodes = this.nodes.map((n) => {
-            const [type, key] = readFileSync(join(dir, "nodes", n.name, "ssh", "ssh_host_ed25519_key.pub"), "utf8")
-                .trim()
-                .split(/\s+/);
-            return { ...n, hostKey: `${type} ${key}` };
-        });
-
-        // TLS: a lab CA (what /cacerts serves and the token's hash covers) and the serving cert.
-        const server = nodes.find((n) => n.role === "server")!;
-        const tls = join(dir, "tls");
-        writeFileSync(
-            join(tls, "openssl.cnf"),
-            [
-                "[req]",
-                "distinguished_name = dn",
-                "prompt = no",
-                "[dn]",
-                "CN = k3s-server-ca",
-                "[ca]",
-                "basicConstraints = critical, CA:TRUE",
-                "keyUsage = critical, keyCertSign, cRLSign, digitalSignature",
-                "subjectKeyIdentifier = hash",
-                "[serving]",
-                "basicConstraints = critical, CA:FALSE",
-                "keyUsage = critical, digitalSignature, keyEncipherment",
-                "extendedKeyUsage = serverAuth",
-                `subjectAltName = IP:${server.address}, IP:127.0.0.1, DNS:kubernetes, DNS:kubernetes.default, DNS:localhost`,
-                "authorityKeyIdentifier = keyid",
-                "",
-            ].join("\n"),
+        // Network: a bridge in the lab namespace, a veth per node, one from the root namespace.
+        // IPv6 is off in the lab's namespaces: the lab speaks IPv4 only, and cutNetwork drops IPv4.
+        const prefix = `10.198.${s.subnet}`;
+        const batch = (args: string[], lines: string[]) => must("ip", [...args, "-batch", "-"], { input: lines.join("\n") + "\n" });
+        batch(
+            [],
+            namespaces.map((ns) => `netns add ${ns}`),
         );
-        const cnf = join(tls, "openssl.cnf");
-        const ecKey = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
-        await runMust("openssl", [
-            "req",
-            "-x509",
-            ...ecKey,
-            "-config",
-            cnf,
-            "-extensions",
-            "ca",
-            "-days",
-            "7",
-            "-subj",
-            `/CN=k3s-server-ca@${Math.floor(Date.now() / 1000)}`,
-            "-keyout",
-            join(tls, "ca.key"),
-            "-out",
-            join(tls, "ca.crt"),
-        ]);
-        await runMust("openssl", [
-            "req",
-            ...ecKey,
-            "-config",
-            cnf,
-            "-subj",
-            "/O=k3s/CN=k3s",
-            "-keyout",
-            join(tls, "serving.key"),
-            "-out",
-            join(tls, "serving.csr"),
-        ]);
+        for (const ns of namespaces) {
+            sh("ip", [
+                "netns",
+                "exec",
+                ns,
+                "sh",
+                "-c",
+                "for f in /proc/sys/net/ipv6/conf/all/disable_ipv6 /proc/sys/net/ipv6/conf/default/disable_ipv6; do echo 1 > $f; done; true",
+            ]);
+        }
+        batch(
+            [],
+            [
+                ...this.nodes.map((n, i) => `link add eth0 netns ${n.netns} type veth peer name n${i + 1} netns ${s.labNs}`),
+                `link add ${s.rootVeth} type veth peer name up0 netns ${s.labNs}`,
+            ],
+        );
+        sh("ip", ["link", "set", s.rootVeth, "addrgenmode", "none"]);
+        batch([], [`addr add ${prefix}.254/24 dev ${s.rootVeth}`, `link set ${s.rootVeth} up`]);
+        // Another process may have taken the subnet since the check in start(): two routes would mix the labs up.
+        if (
+            must("ip", ["-4", "-o", "addr", "show", "to", `${prefix}.0/24`])
+                .trim()
+                .split("\n").length !== 1
+        ) {
+            throw new Error(`node lab: ${prefix}.0/24 was taken by another lab while this one started: pick another subnet`);
+        }
+        batch(
+            ["-n", s.labNs],
+            [
+                "link add br0 type bridge",
+                "link set lo up",
+                "link set br0 up",
+                ...this.nodes.map((_, i) => `link set n${i + 1} master br0 up`),
+                "link set up0 master br0 up",
+            ],
+        );
+        for (const n of this.nodes) batch(["-n", n.netns], [`addr add ${n.address}/24 dev eth0`, "link set lo up", "link set eth0 up"]);
+
+        // The control plane, where k3s runs it: in the server node's namespace, the API on 127.0.0.1:6444.
+        const serverNode = this.nodes.find((n) => n.role === "server")!;
+        const cp = await run(
+            "bash",
+            [
+                join(PROJECT_ROOT, "scripts", "test-cluster"),
+                "start",
+                "--dir",
+                s.clusterDir,
+                "--owner",
+                String(process.pid),
+                "--lifetime",
+                String(s.lifetime),
+                "--netns",
+                serverNode.netns,
+                "--node-grace",
+                String(s.grace),
+            ],
+            { timeoutMs: 180_000, env: { ...cleanEnv(), PATH: `${TOOLS_BIN}:${LAB_PATH}`, HOME: process.env.HOME ?? "/root" } },
+        );
+        if (cp.code !== 0) throw new Error(`node lab: scripts/test-cluster start failed (${cp.code}): ${cp.stderr.trim().split("\n").slice(-15).join("\n")}`);
+        const pki = join(s.clusterDir, "pki");
+
+        // Keys: one client key for root; each node's host key is made in its root filesystem below.
+        await runMust("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", "node-lab-root", "-f", join(dir, "ssh", "id_ed25519")]);
+        const clientPrivateKey = readFileSync(join(dir, "ssh", "id_ed25519"), "utf8");
+        const authorizedKey = readFileSync(join(dir, "ssh", "id_ed25519.pub"), "utf8");
+
+        // What k3s's server makes at its first start, made here from the control plane's CA: the
+        // supervisor's serving certificate, the k3s token (its hash pins the CA), the admin kubeconfigs.
+        const tls = join(dir, "tls");
+        const ca = readFileSync(join(pki, "ca.crt"));
+        const k3sToken = `K10${createHash("sha256").update(ca).digest("hex")}::server:${randomBytes(16).toString("hex")}`;
+        writeFileSync(
+            join(tls, "serving.cnf"),
+            `[ext]\nbasicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\nsubjectAltName=IP:${serverNode.address},IP:127.0.0.1,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default\n`,
+        );
+        await runMust("openssl", ["ecparam", "-genkey", "-name", "prime256v1", "-noout", "-out", join(tls, "serving.key")]);
+        await runMust("openssl", ["req", "-new", "-key", join(tls, "serving.key"), "-subj", "/O=k3s/CN=k3s", "-out", join(tls, "serving.csr")]);
         await runMust("openssl", [
             "x509",
             "-req",
             "-in",
             join(tls, "serving.csr"),
             "-CA",
-            join(tls, "ca.crt"),
+            join(pki, "ca.crt"),
             "-CAkey",
-            join(tls, "ca.key"),
+            join(pki, "ca.key"),
+            "-CAserial",
+            join(tls, "ca.srl"),
             "-CAcreateserial",
             "-days",
-            "7",
+            "2",
             "-extfile",
-            cnf,
+            join(tls, "serving.cnf"),
             "-extensions",
-            "serving",
+            "ext",
             "-out",
             join(tls, "serving.crt"),
         ]);
-        chmodSync(join(tls, "ca.key"), 0o600);
-        chmodSync(join(tls, "serving.key"), 0o600);
-        s.caPem = readFileSync(join(tls, "ca.crt"));
-        const k3sToken = `K10${createHash("sha256").update(s.caPem).digest("hex")}::server:${randomBytes(16).toString("hex")}`;
-        writeFileSync(join(tls, "admin-token"), s.adminToken + "\n", { mode: 0o600 });
-        writeFileSync(join(tls, "k3s-token"), k3sToken + "\n", { mode: 0o600 });
+        // The release server's certificate (the nodes trust the cluster's CA, as hosts trust get.k3s.io's).
+        writeFileSync(
+            join(tls, "releases.cnf"),
+            `[ext]\nbasicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\nsubjectAltName=IP:${prefix}.254\n`,
+        );
+        await runMust("openssl", ["ecparam", "-genkey", "-name", "prime256v1", "-noout", "-out", join(tls, "releases.key")]);
+        await runMust("openssl", ["req", "-new", "-key", join(tls, "releases.key"), "-subj", "/CN=oceanid-lab-releases", "-out", join(tls, "releases.csr")]);
+        await runMust("openssl", [
+            "x509",
+            "-req",
+            "-in",
+            join(tls, "releases.csr"),
+            "-CA",
+            join(pki, "ca.crt"),
+            "-CAkey",
+            join(pki, "ca.key"),
+            "-CAserial",
+            join(tls, "ca.srl"),
+            "-days",
+            "2",
+            "-extfile",
+            join(tls, "releases.cnf"),
+            "-extensions",
+            "ext",
+            "-out",
+            join(tls, "releases.crt"),
+        ]);
+        const b64 = (f: string) => readFileSync(join(pki, f)).toString("base64");
         const kubeconfigFor = (url: string) =>
             [
                 "apiVersion: v1",
@@ -438,7 +527,7 @@ export class NodeLab {
                 "- name: default",
                 "  cluster:",
                 `    server: ${url}`,
-                `    certificate-authority-data: ${s.caPem.toString("base64")}`,
+                `    certificate-authority-data: ${ca.toString("base64")}`,
                 "contexts:",
                 "- name: default",
                 "  context:",
@@ -449,212 +538,91 @@ export class NodeLab {
                 "users:",
                 "- name: default",
                 "  user:",
-                `    token: ${s.adminToken}`,
+                `    client-certificate-data: ${b64("admin.crt")}`,
+                `    client-key-data: ${b64("admin.key")}`,
                 "",
             ].join("\n");
         const kubeconfig = kubeconfigFor(this.serverUrl);
         writeFileSync(this.kubeconfigPath, kubeconfig, { mode: 0o600 });
 
-        // Stand-ins, with the lab's values filled in.
-        for (const f of readdirSync(join(STANDINS, "bin"))) {
-            const text = readFileSync(join(STANDINS, "bin", f), "utf8");
-            const filled = /^STANDIN_LIFETIME=/m.test(text) ? replaceLine(text, "STANDIN_LIFETIME=", `STANDIN_LIFETIME=${s.lifetime} # lab: lifetime`) : text;
-            writeFileSync(join(dir, "sbin", f), filled, { mode: 0o755 });
-        }
-        const broken = join(dir, "share", "broken-releases");
-        writeFileSync(broken, "");
-        let k3s = readFileSync(join(STANDINS, "k3s.sh"), "utf8");
-        k3s = replaceLine(k3s, "STANDIN_BROKEN_RELEASES=", `STANDIN_BROKEN_RELEASES=${broken} # lab: broken releases file`);
-        k3s = replaceLine(k3s, "STANDIN_HEARTBEAT=", `STANDIN_HEARTBEAT=${s.heartbeat} # lab: heartbeat seconds`);
-        writeFileSync(join(dir, "share", "k3s.sh"), k3s, { mode: 0o644 });
-        const installer = replaceLine(
-            readFileSync(join(STANDINS, "install-k3s.sh"), "utf8"),
-            "STANDIN_K3S_TEMPLATE=",
-            `STANDIN_K3S_TEMPLATE=${join(dir, "share", "k3s.sh")} # lab: k3s stand-in template`,
-        );
-        writeFileSync(join(dir, "share", "install-k3s.sh"), installer, { mode: 0o644 });
-        copyFileSync(join(STANDINS, "node-init.sh"), join(dir, "share", "node-init.sh"));
+        // The release server: the installer stand-in and per-version k3s stand-in binaries.
+        await this.startReleaseServer();
+        Object.assign(this, { installScriptUrl: `https://${prefix}.254:${s.releasePort}/install.sh` });
 
-        // Network: a bridge in the lab namespace, a veth per node, one from the root namespace.
-        // IPv6 is off in the lab's namespaces: the lab speaks IPv4 only, and cutNetwork drops IPv4.
-        const prefix = `10.198.${s.subnet}`;
-        const batch = (args: string[], lines: string[]) => must("ip", [...args, "-batch", "-"], { input: lines.join("\n") + "\n" });
-        batch([], [`netns add ${s.labNs}`, ...nodes.map((n) => `netns add ${n.netns}`)]);
-        for (const ns of [s.labNs, ...nodes.map((n) => n.netns)]) {
-            sh("ip", [
-                "netns",
-                "exec",
-                ns,
-                "sh",
-                "-c",
-                "for f in /proc/sys/net/ipv6/conf/all/disable_ipv6 /proc/sys/net/ipv6/conf/default/disable_ipv6; do [ -w $f ] && echo 1 > $f; done; true",
-            ]);
-        }
-        batch(
-            [],
-            [
-                ...nodes.map((n, i) => `link add eth0 netns ${n.netns} type veth peer name n${i + 1} netns ${s.labNs}`),
-                `link add ${s.rootVeth} type veth peer name up0 netns ${s.labNs}`,
-            ],
-        );
-        sh("ip", ["link", "set", s.rootVeth, "addrgenmode", "none"]);
-        batch([], [`addr add ${prefix}.254/24 dev ${s.rootVeth}`, `link set ${s.rootVeth} up`]);
-        // Another process may have taken the subnet since the check in start(): two routes would mix the labs up.
-        const holders = must("ip", ["-4", "-o", "addr", "show", "to", `${prefix}.0/24`])
-            .trim()
-            .split("\n");
-        if (holders.length !== 1) throw new Error(`node lab: ${prefix}.0/24 was taken by another lab while this one started: pick another subnet`);
-        batch(
-            ["-n", s.labNs],
-            [
-                "link add br0 type bridge",
-                "link set lo up",
-                "link set br0 up",
-                ...nodes.map((_, i) => `link set n${i + 1} master br0 up`),
-                "link set up0 master br0 up",
-            ],
-        );
-        for (const n of nodes) batch(["-n", n.netns], [`addr add ${n.address}/24 dev eth0`, "link set lo up", "link set eth0 up"]);
-
-        // The API stand-in, in the server node's network namespace.
-        const apiConfig = join(dir, "tls", "api.json");
-        writeFileSync(
-            apiConfig,
-            JSON.stringify({
-                listen: [server.address, "127.0.0.1"],
-                port: 6443,
-                caFile: join(tls, "ca.crt"),
-                certFile: join(tls, "serving.crt"),
-                keyFile: join(tls, "serving.key"),
-                adminTokenFile: join(tls, "admin-token"),
-                k3sTokenFile: join(tls, "k3s-token"),
-                graceSeconds: s.grace,
-                lifetimeSeconds: s.lifetime,
-                serverNode: server.name,
-            }),
-            { mode: 0o600 },
-        );
-        const apiLog = openSync(join(logs, "api.log"), "a");
-        const api = spawn(
-            "ip",
-            [
-                "netns",
-                "exec",
-                server.netns,
-                "timeout",
-                "-s",
-                "KILL",
-                String(s.lifetime),
-                process.execPath,
-                "--import",
-                "tsx",
-                join(STANDINS, "k3s-api-standin.ts"),
-                apiConfig,
-            ],
-            { cwd: PROJECT_ROOT, detached: true, stdio: ["ignore", apiLog, apiLog], env: cleanEnv() },
-        );
-        closeSync(apiLog);
-        api.unref();
-        s.children.push(api);
-
-        // One sshd per node, as PID 1's child in the node's own namespaces.
-        const [major, minor] = openSshVersion();
-        const inits = new Map<string, ChildProcess>();
-        for (const n of nodes) {
-            const nodeDir = join(dir, "nodes", n.name);
-            const cfg = join(nodeDir, "ssh", "sshd_config");
-            writeFileSync(
-                cfg,
-                [
-                    `# node-lab sshd for ${n.name}`,
-                    `ListenAddress ${n.address}`,
-                    "Port 22",
-                    `HostKey ${join(nodeDir, "ssh", "ssh_host_ed25519_key")}`,
-                    // root's key from the lab; other logins (added by a test) from their own home.
-                    `AuthorizedKeysFile ${join(dir, "ssh", "authorized_keys")} .ssh/authorized_keys`,
-                    "PidFile none",
-                    "PermitRootLogin prohibit-password",
-                    "PubkeyAuthentication yes",
-                    "PasswordAuthentication no",
-                    "KbdInteractiveAuthentication no",
-                    "UsePAM no",
-                    "StrictModes no",
-                    "LogLevel VERBOSE",
-                    "UseDNS no",
-                    "PrintMotd no",
-                    "PrintLastLog no",
-                    "MaxStartups 64:30:128",
-                    "MaxSessions 64",
-                    "Subsystem sftp internal-sftp",
-                    // Newer sshd blocks a source address after failed attempts; tests make those on purpose.
-                    ...(major > 9 || (major === 9 && minor >= 8) ? ["PerSourcePenalties no"] : []),
-                    "",
-                ].join("\n"),
-            );
-            const nodeLog = openSync(join(logs, `node-${n.name}.log`), "a");
-            const child = spawn(
-                "ip",
-                [
-                    "netns",
-                    "exec",
-                    n.netns,
-                    ...isolatedInit(s.lifetime),
-                    "bash",
-                    join(dir, "share", "node-init.sh"),
-                    n.name,
-                    nodeDir,
-                    dir,
-                    join(dir, "sbin"),
-                    cfg,
-                    join(logs, `sshd-${n.name}.log`),
-                ],
-                { detached: true, stdio: ["ignore", nodeLog, nodeLog], env: cleanEnv() },
-            );
-            closeSync(nodeLog);
-            child.unref();
-            s.children.push(child);
-            inits.set(n.name, child);
-        }
+        // The machines: a fresh copy of the root filesystem each, with its own host key and machine id.
+        const kubectl = realpathSync(join(TOOLS_BIN, "kubectl"));
+        const nodes: LabNode[] = [];
         await Promise.all(
-            nodes.map(async (n) => {
-                const deadline = Date.now() + 15_000;
-                for (;;) {
-                    if (!s.pid1.has(n.name)) {
-                        const pid = netnsPids(n.netns).find((p) => {
-                            const ns = nsPids(p);
-                            return ns !== undefined && ns.length === 2 && ns[1] === 1;
-                        });
-                        if (pid) s.pid1.set(n.name, pid);
-                    }
-                    if (s.pid1.has(n.name) && (await tcpOpen(n.address, 22))) return;
-                    if (inits.get(n.name)!.exitCode !== null) throw new Error(`node lab: node ${n.name} ended during start (see logs/node-${n.name}.log)`);
-                    if (Date.now() > deadline) throw new Error(`node lab: sshd of ${n.name} did not come up at ${n.address}:22`);
-                    await sleep(50);
+            this.nodes.map(async (n) => {
+                const spec = s.specs.find((x) => x.name === n.name)!;
+                const root = this.rootOf(n.name);
+                mkdirSync(root, { recursive: true });
+                await runMust("tar", ["-C", root, "--zstd", "-xf", image], 120_000);
+                await runMust("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", `root@${n.name}`, "-f", join(root, "etc", "ssh", "ssh_host_ed25519_key")]);
+                writeFileSync(join(root, "etc", "hostname"), `${n.name}\n`);
+                writeFileSync(
+                    join(root, "etc", "hosts"),
+                    `127.0.0.1 localhost\n127.0.1.1 ${n.name}\n${this.nodes.map((x) => `${x.address} ${x.name}`).join("\n")}\n`,
+                );
+                writeFileSync(join(root, "etc", "machine-id"), `${randomBytes(16).toString("hex")}\n`);
+                appendFileSync(join(root, "etc", "ssl", "certs", "ca-certificates.crt"), ca);
+                writeFileSync(
+                    join(root, "etc", "ssh", "sshd_config.d", "node-lab.conf"),
+                    [
+                        "HostKey /etc/ssh/ssh_host_ed25519_key",
+                        "PermitRootLogin prohibit-password",
+                        "PasswordAuthentication no",
+                        "KbdInteractiveAuthentication no",
+                        "UseDNS no",
+                        "LogLevel VERBOSE",
+                        "MaxStartups 64:30:128",
+                        "MaxSessions 64",
+                        "",
+                    ].join("\n"),
+                );
+                mkdirSync(join(root, "root", ".ssh"), { recursive: true, mode: 0o700 });
+                writeFileSync(join(root, "root", ".ssh", "authorized_keys"), authorizedKey, { mode: 0o600 });
+                mkdirSync(join(root, "etc", "oceanid-lab"), { recursive: true });
+                writeFileSync(join(root, "etc", "oceanid-lab", "heartbeat-seconds"), `${s.heartbeat}\n`);
+                // Tailscale, where a test runs it, must not try the internet (no route there anyway).
+                mkdirSync(join(root, "etc", "default"), { recursive: true });
+                writeFileSync(join(root, "etc", "default", "tailscaled"), "TS_NO_LOGS_NO_SUPPORT=true\n");
+                mkdirSync(join(root, "usr", "local", "lib", "oceanid-lab"), { recursive: true });
+                writeFileSync(join(root, KUBECTL_IN_NODE), "");
+                if (spec.version) {
+                    mkdirSync(join(root, "etc", "rancher", "k3s"), { recursive: true, mode: 0o700 });
+                    writeFileSync(join(root, TOKEN_FILE), k3sToken + "\n", { mode: 0o600 });
                 }
+                if (n.role === "server") {
+                    const st = join(root, "var", "lib", "rancher", "k3s", "server");
+                    mkdirSync(join(st, "tls"), { recursive: true, mode: 0o700 });
+                    writeFileSync(join(st, "token"), k3sToken + "\n", { mode: 0o600 });
+                    const copy = (from: string, to: string, mode = 0o644) => writeFileSync(join(st, "tls", to), readFileSync(from), { mode });
+                    copy(join(pki, "ca.crt"), "server-ca.crt");
+                    copy(join(pki, "ca.crt"), "client-ca.crt");
+                    copy(join(pki, "ca.key"), "client-ca.key", 0o600);
+                    copy(join(tls, "serving.crt"), "serving-kube-apiserver.crt");
+                    copy(join(tls, "serving.key"), "serving-kube-apiserver.key", 0o600);
+                    copy(join(pki, "front-proxy-client.crt"), "client-auth-proxy.crt");
+                    copy(join(pki, "front-proxy-client.key"), "client-auth-proxy.key", 0o600);
+                    mkdirSync(join(root, "etc", "rancher", "k3s"), { recursive: true, mode: 0o700 });
+                    writeFileSync(join(root, "etc", "rancher", "k3s", "k3s.yaml"), kubeconfigFor("https://127.0.0.1:6443"), { mode: 0o600 });
+                }
+                if (spec.oceanidDiskMiB !== undefined) {
+                    const fs = join(this.nodeDir(n.name), "oceanid-fs");
+                    mkdirSync(fs, { recursive: true });
+                    must("mount", ["-t", "tmpfs", "-o", `size=${spec.oceanidDiskMiB}m,mode=0755`, `oceanid-lab-${n.name}`, fs]);
+                }
+                const pub = readFileSync(join(root, "etc", "ssh", "ssh_host_ed25519_key.pub"), "utf8")
+                    .trim()
+                    .split(/\s+/);
+                nodes.push({ ...n, hostKey: `${pub[0]} ${pub[1]}` });
+                this.launch(n, kubectl, spec.oceanidDiskMiB !== undefined);
             }),
         );
-
-        // Secrets on the nodes that run k3s, like a cluster before a change.
-        for (const spec of s.specs) {
-            if (!spec.version) continue;
-            const tokenPath = this.nodePath(spec.name, TOKEN_FILE);
-            mkdirSync(join(tokenPath, ".."), { recursive: true, mode: 0o700 });
-            writeFileSync(tokenPath, k3sToken + "\n", { mode: 0o600 });
-            if (spec.role === "server") {
-                const serverDir = this.nodePath(spec.name, "/var/lib/rancher/k3s/server");
-                mkdirSync(serverDir, { recursive: true, mode: 0o700 });
-                writeFileSync(join(serverDir, "token"), k3sToken + "\n", { mode: 0o600 });
-                writeFileSync(this.nodePath(spec.name, "/etc/rancher/k3s/k3s.yaml"), kubeconfigFor("https://127.0.0.1:6443"), { mode: 0o600 });
-            }
-        }
-
+        nodes.sort((a, b) => this.nodes.findIndex((n) => n.name === a.name) - this.nodes.findIndex((n) => n.name === b.name));
         Object.assign(this, { nodes, clientPrivateKey, k3sToken, kubeconfig });
-        for (let deadline = Date.now() + 20_000; ;) {
-            const r = await this.api("/ping", false).catch(() => undefined);
-            if (r?.status === 200 && r.body === "pong") break;
-            if (api.exitCode !== null || Date.now() > deadline) throw new Error("node lab: the API stand-in did not come up");
-            await sleep(100);
-        }
+        await Promise.all(this.nodes.map((n) => this.waitForSsh(n.name, 30_000)));
 
         // k3s as a real cluster has it before a change: server first, then the agents.
         const installStart = Date.now();
@@ -667,30 +635,11 @@ export class NodeLab {
         const server0 = s.specs.find((n) => n.role === "server" && n.version);
         if (server0) await install(server0);
         await Promise.all(s.specs.filter((n) => n.role === "agent" && n.version).map(install));
-
-        const waiting = s.specs.filter((n) => n.version).map((n) => n.name);
-        for (let deadline = Date.now() + 30_000; waiting.length;) {
-            const [nodesR, leasesR] = await Promise.all([
-                this.api("/api/v1/nodes"),
-                this.api("/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases"),
-            ]).catch(() => [undefined, undefined]);
-            if (nodesR?.status === 200 && leasesR?.status === 200) {
-                const ready = new Set(
-                    (JSON.parse(nodesR.body).items as any[])
-                        .filter((n) => n.status?.conditions?.some((c: any) => c.type === "Ready" && c.status === "True"))
-                        .map((n) => n.metadata.name as string),
-                );
-                const fresh = new Set(
-                    (JSON.parse(leasesR.body).items as any[])
-                        .filter((l) => Date.parse(l.spec?.renewTime ?? "") >= installStart - 1000)
-                        .map((l) => l.metadata.name as string),
-                );
-                for (let i = waiting.length - 1; i >= 0; i--) if (ready.has(waiting[i]) && fresh.has(waiting[i])) waiting.splice(i, 1);
-            }
-            if (!waiting.length) break;
-            if (Date.now() > deadline) throw new Error(`node lab: no fresh Lease from ${waiting.join(", ")} 30 s after installing k3s`);
-            await sleep(100);
-        }
+        await this.waitHealthy(
+            s.specs.filter((n) => n.version).map((n) => n.name),
+            installStart,
+            60_000,
+        );
         appendFileSync(
             join(logs, "lab.log"),
             `${new Date().toISOString()} lab started in ${Date.now() - t0} ms: ${nodes.map((n) => `${n.name}=${n.address}`).join(" ")}\n`,
@@ -698,18 +647,149 @@ export class NodeLab {
         return this;
     }
 
-    /** A request to the API stand-in from the test process (admin token unless auth is false). */
-    private api(path: string, auth = true): Promise<{ status: number; body: string }> {
+    /** Starts a node's launcher: nspawn in a loop that boots the machine again after a reboot or a power cycle. */
+    private launch(n: LabNode, kubectl: string, ownDisk: boolean): void {
+        const s = this.s;
+        const nd = this.nodeDir(n.name);
+        const args = [
+            "--boot",
+            "--register=no",
+            "--keep-unit",
+            `--directory=${this.rootOf(n.name)}`,
+            `--machine=${s.labNs}-${n.name}`,
+            `--hostname=${n.name}`,
+            `--network-namespace-path=/run/netns/${n.netns}`,
+            // iptables and Tailscale inside the node; the namespace is the node's own.
+            "--capability=CAP_NET_ADMIN",
+            "--bind=/dev/net/tun",
+            `--bind-ro=${kubectl}:${KUBECTL_IN_NODE}`,
+            ...(ownDisk ? [`--bind=${join(nd, "oceanid-fs")}:/var/lib/oceanid`] : []),
+        ];
+        writeFileSync(join(nd, "nspawn.args"), args.join("\n") + "\n");
+        const log = openSync(join(this.dir, "logs", `node-${n.name}.log`), "a");
+        // In the root namespace: `ip netns exec` would hide /sys/fs/cgroup, which nspawn needs.
+        const child = spawn("timeout", ["-s", "KILL", String(s.lifetime), "bash", join(LAB_SRC, "launcher.sh"), nd, n.netns], {
+            detached: true,
+            stdio: ["ignore", log, log],
+            env: { ...cleanEnv(), SYSTEMD_NSPAWN_API_VFS_WRITABLE: "network" },
+        });
+        closeSync(log);
+        child.unref();
+        s.children.push(child);
+    }
+
+    private async waitForSsh(name: string, timeoutMs: number): Promise<number> {
+        const t0 = Date.now();
+        const n = this.node(name);
+        for (;;) {
+            if (this.initPid(name) !== undefined && (await tcpBanner(n.address, 22))) return Date.now() - t0;
+            if (Date.now() - t0 > timeoutMs) throw new Error(`node lab: sshd of ${name} did not answer at ${n.address}:22 within ${timeoutMs / 1000}s`);
+            await sleep(50);
+        }
+    }
+
+    /** Waits until each node is Ready with a Lease renewed after `sinceMs` (by the API server). */
+    async waitHealthy(names: string[], sinceMs: number, timeoutMs: number): Promise<void> {
+        const waiting = [...names];
+        let last = "";
+        for (const deadline = Date.now() + timeoutMs; waiting.length;) {
+            const [nodesR, leasesR] = await Promise.all([
+                this.api("/api/v1/nodes"),
+                this.api("/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases"),
+            ]).catch((e: Error) => [{ status: 0, body: e.message }, undefined] as const);
+            if (nodesR.status === 200 && leasesR?.status === 200) {
+                const ready = new Set(
+                    (JSON.parse(nodesR.body).items as any[])
+                        .filter((n) => n.status?.conditions?.some((c: any) => c.type === "Ready" && c.status === "True"))
+                        .map((n) => n.metadata.name as string),
+                );
+                const fresh = new Set(
+                    (JSON.parse(leasesR.body).items as any[])
+                        .filter((l) => Date.parse(l.spec?.renewTime ?? "") >= sinceMs - 1000)
+                        .map((l) => l.metadata.name as string),
+                );
+                for (let i = waiting.length - 1; i >= 0; i--) if (ready.has(waiting[i]) && fresh.has(waiting[i])) waiting.splice(i, 1);
+                last = `waiting for ${waiting.join(", ")}`;
+            } else {
+                last = `API: ${nodesR.status} ${nodesR.body.slice(0, 200)}`;
+            }
+            if (!waiting.length) break;
+            if (Date.now() > deadline) throw new Error(`node lab: ${waiting.join(", ")} not Ready with a fresh Lease within ${timeoutMs / 1000}s (${last})`);
+            await sleep(200);
+        }
+    }
+
+    // --- the release server ---------------------------------------------------------------------
+    private releaseBinary(version: string): Buffer {
+        const behaviour = this.s.releases.get(version) ?? "ok";
+        return Buffer.concat([readFileSync(this.s.standinBinary), Buffer.from(`\n#oceanid-k3s-standin version=${version} behaviour=${behaviour}\n`)]);
+    }
+
+    private startReleaseServer(): Promise<void> {
+        const installer = () =>
+            readFileSync(join(STANDINS, "install-k3s.sh"), "utf8").replace(
+                /^STANDIN_RELEASES_URL=.*$/m,
+                `STANDIN_RELEASES_URL=https://10.198.${this.s.subnet}.254:${this.s.releasePort} # lab: the release server`,
+            );
+        const tls = join(this.dir, "tls");
+        const server = createServer({ cert: readFileSync(join(tls, "releases.crt")), key: readFileSync(join(tls, "releases.key")) }, (req, res) => {
+            const path = decodeURIComponent((req.url ?? "").split("?")[0]);
+            appendFileSync(join(this.dir, "logs", "releases.log"), `${new Date().toISOString()} ${req.method} ${path}\n`);
+            const m = /^\/k3s\/([^/]+)\/(k3s|sha256sum-amd64\.txt)$/.exec(path);
+            if (path === "/install.sh") {
+                res.writeHead(200, { "content-type": "text/plain" }).end(installer());
+            } else if (m && VERSION_RE.test(m[1])) {
+                const bin = this.releaseBinary(m[1]);
+                if (m[2] === "k3s") res.writeHead(200, { "content-type": "application/octet-stream" }).end(bin);
+                else res.writeHead(200, { "content-type": "text/plain" }).end(`${createHash("sha256").update(bin).digest("hex")}  k3s\n`);
+            } else {
+                res.writeHead(404).end("not found\n");
+            }
+        });
+        this.s.releaseServer = server;
+        return new Promise((resolve, reject) => {
+            server.once("error", reject);
+            server.listen(this.s.releasePort, `10.198.${this.s.subnet}.254`, () => {
+                this.s.releasePort = (server.address() as { port: number }).port;
+                resolve();
+            });
+        });
+    }
+
+    /** From now on, the release server hands out `version` with this behaviour ("ok" by default). */
+    setRelease(version: string, behaviour: ReleaseBehaviour): void {
+        if (!VERSION_RE.test(version)) throw new Error(`node lab: ${version} is not vX.Y.Z+k3sN`);
+        if (!/^(ok|never|once|crash|slow-start=\d+|once-after=\d+)$/.test(behaviour)) throw new Error(`node lab: unknown release behaviour ${behaviour}`);
+        this.s.releases.set(version, behaviour);
+    }
+
+    /** The installer and releases stop answering (connection refused), or answer again. */
+    async setReleasesReachable(reachable: boolean): Promise<void> {
+        const server = this.s.releaseServer;
+        if (!reachable) {
+            if (server?.listening) await new Promise<void>((r) => server.close(() => r()));
+            server?.closeAllConnections();
+        } else if (!server?.listening) {
+            await this.startReleaseServer();
+        }
+    }
+
+    /** A request to the API server through the supervisor, as the lab's admin. */
+    api(path: string, init: { method?: string; body?: string; contentType?: string } = {}): Promise<{ status: number; body: string }> {
         const url = new URL(path, this.serverUrl);
+        const pki = join(this.s.clusterDir, "pki");
         return new Promise((resolve, reject) => {
             const req = request(
                 {
                     host: url.hostname,
                     port: url.port,
                     path: url.pathname + url.search,
-                    ca: this.s.caPem,
-                    timeout: 2000,
-                    headers: auth ? { Authorization: `Bearer ${this.s.adminToken}` } : {},
+                    method: init.method ?? "GET",
+                    ca: readFileSync(join(pki, "ca.crt")),
+                    cert: readFileSync(join(pki, "admin.crt")),
+                    key: readFileSync(join(pki, "admin.key")),
+                    timeout: 3000,
+                    headers: init.body === undefined ? {} : { "content-type": init.contentType ?? "application/json" },
                 },
                 (res) => {
                     let body = "";
@@ -720,7 +800,28 @@ export class NodeLab {
             );
             req.on("timeout", () => req.destroy(new Error("timeout")));
             req.on("error", reject);
-            req.end();
+            req.end(init.body);
+        });
+    }
+
+    /** The real kubectl as the lab's admin, through the supervisor like any client (async). */
+    kubectl(args: string[], stdin?: string): Promise<{ code: number; stdout: string; stderr: string }> {
+        return new Promise((resolve) => {
+            const child = spawn(
+                join(TOOLS_BIN, "kubectl"),
+                ["--kubeconfig", this.kubeconfigPath, "--cache-dir", join(this.dir, "kube-cache"), "--request-timeout", "10s", ...args],
+                {
+                    env: { ...cleanEnv(), HOME: this.dir },
+                    stdio: ["pipe", "pipe", "pipe"],
+                    timeout: 60_000,
+                },
+            );
+            let stdout = "";
+            let stderr = "";
+            child.stdout.on("data", (d) => (stdout += d));
+            child.stderr.on("data", (d) => (stderr += d));
+            child.on("close", (code) => resolve({ code: code ?? -1, stdout, stderr }));
+            child.stdin.end(stdin ?? "");
         });
     }
 
@@ -730,63 +831,122 @@ export class NodeLab {
         return n;
     }
 
-    /** The host path of a file as the node sees it, e.g. nodePath("calypso", "/usr/local/bin/k3s"). */
+    /** The host path of a file on the node's disk, e.g. nodePath("calypso", "/usr/local/bin/k3s"). */
     nodePath(name: string, absPath: string): string {
         this.node(name);
         if (!absPath.startsWith("/")) throw new Error(`node lab: nodePath needs an absolute path (got ${absPath})`);
         const p = posix.normalize(absPath);
-        if (p === "/usr/local/sbin" || p.startsWith("/usr/local/sbin/")) return join(this.dir, "sbin", p.slice("/usr/local/sbin".length));
-        const root = NODE_DIRS.find((d) => p === d || p.startsWith(`${d}/`));
-        if (!root) {
-            throw new Error(
-                `node lab: ${absPath} is not in a per-node directory (${NODE_DIRS.join(", ")}); read it with inNode(${JSON.stringify(name)}, "cat ${absPath}")`,
-            );
+        if (p === "/var/lib/oceanid" || p.startsWith("/var/lib/oceanid/")) {
+            const own = join(this.nodeDir(name), "oceanid-fs");
+            if (this.s.specs.find((x) => x.name === name)?.oceanidDiskMiB !== undefined) return join(own, p.slice("/var/lib/oceanid".length));
         }
-        return join(this.dir, "nodes", name, p);
+        if (/^\/(proc|sys|dev|run|tmp)(\/|$)/.test(p))
+            throw new Error(`node lab: ${absPath} is not on the node's disk; read it with inNode(${JSON.stringify(name)}, "cat ${absPath}")`);
+        return join(this.rootOf(name), p);
     }
 
-    /** The version baked into the node's /usr/local/bin/k3s, or undefined without one. */
+    /** The version of the node's /usr/local/bin/k3s (its release trailer), or undefined without one. */
     installedVersion(name: string): string | undefined {
-        const text = tryRead(this.nodePath(name, "/usr/local/bin/k3s"));
-        return text ? /^K3S_STANDIN_VERSION="([^"]*)"/m.exec(text)?.[1] : undefined;
+        return /^#oceanid-k3s-standin version=(\S+)/.exec(lastLine(this.nodePath(name, "/usr/local/bin/k3s")) ?? "")?.[1];
     }
 
-    /** The lines of the node's /var/lib/standin/installs.log: "<epoch> <version> <exec>", one per installer run. */
+    /** The lines of the node's installer log: "<epoch> <version> <exec>", one per installer run. */
     installs(name: string): string[] {
-        return (tryRead(this.nodePath(name, "/var/lib/standin/installs.log")) ?? "").split("\n").filter(Boolean);
+        return (tryRead(this.nodePath(name, "/var/lib/oceanid-lab/installs.log")) ?? "").split("\n").filter(Boolean);
     }
 
-    /** Host pid of the node's k3s (server) / k3s-agent (agent) service process, if it runs. */
-    servicePid(name: string): number | undefined {
+    /** Host pid of the node's PID 1 (systemd), while the machine runs. */
+    initPid(name: string): number | undefined {
         const node = this.node(name);
-        const unit = node.role === "server" ? "k3s" : "k3s-agent";
-        const inner = Number(tryRead(this.nodePath(name, `/var/lib/standin/systemd/${unit}.service.pid`))?.trim());
-        const pid1 = this.s.pid1.get(name);
-        if (!inner || !pid1) return undefined;
-        let pidNs: string;
-        try {
-            pidNs = readlinkSync(`/proc/${pid1}/ns/pid`);
-        } catch {
-            return undefined;
-        }
-        for (const pid of netnsPids(node.netns)) {
+        return netnsPids(node.netns).find((p) => {
+            const ns = nsPids(p);
+            return ns !== undefined && ns.length === 2 && ns[1] === 1 && comm(p) === "systemd";
+        });
+    }
+
+    /** Host pid of the node's k3s (server) / k3s-agent (agent) main process, if it runs. */
+    servicePid(name: string): number | undefined {
+        const unit = this.node(name).role === "server" ? "k3s" : "k3s-agent";
+        const r = this.inNode(name, `systemctl show -p MainPID --value ${unit}`);
+        const inner = Number(r.out.trim());
+        if (r.code !== 0 || !inner) return undefined;
+        const init = this.initPid(name)!;
+        const pidNs = readlinkSync(`/proc/${init}/ns/pid`);
+        for (const pid of netnsPids(this.node(name).netns)) {
             const ns = nsPids(pid);
-            if (ns && ns.length === 2 && ns[1] === inner && procState(pid) !== "Z") {
-                try {
-                    if (readlinkSync(`/proc/${pid}/ns/pid`) === pidNs) return pid;
-                } catch {
-                    /* gone */
-                }
+            try {
+                if (ns && ns.length === 2 && ns[1] === inner && readlinkSync(`/proc/${pid}/ns/pid`) === pidNs) return pid;
+            } catch {
+                /* gone */
             }
         }
         return undefined;
     }
 
-    /** From now on, k3s of this version starts and never heartbeats (checked when the k3s process starts). */
-    markBrokenRelease(version: string): void {
-        if (!VERSION_RE.test(version)) throw new Error(`node lab: ${version} is not vX.Y.Z+k3sN`);
-        const file = join(this.dir, "share", "broken-releases");
-        if (!(tryRead(file) ?? "").split("\n").includes(version)) appendFileSync(file, version + "\n");
+    /** Boots of the node so far (the launcher's record), each with how nspawn ended it. */
+    boots(name: string): Array<{ at: number; exit?: number }> {
+        const out: Array<{ at: number; exit?: number }> = [];
+        for (const line of (tryRead(join(this.nodeDir(name), "boots")) ?? "").split("\n")) {
+            const [what, a] = line.split(" ");
+            if (what === "boot") out.push({ at: Number(a) });
+            else if (what === "exit" && out.length) out[out.length - 1].exit = Number(a);
+        }
+        return out;
+    }
+
+    /**
+     * `systemctl reboot` on the node; resolves once its sshd answers again (the time it took, in ms).
+     * With `holdDown`, the machine shuts down cleanly and stays off until powerOn() (a reboot that
+     * takes longer than a deadline); it resolves once the machine is down.
+     */
+    async reboot(name: string, opts: { holdDown?: boolean } = {}): Promise<number> {
+        const t0 = Date.now();
+        const before = this.boots(name).length;
+        if (opts.holdDown) writeFileSync(join(this.nodeDir(name), "poweroff"), "");
+        this.inNode(name, "systemctl reboot");
+        if (opts.holdDown) {
+            for (; this.initPid(name) !== undefined;) {
+                if (Date.now() - t0 > 30_000) throw new Error(`node lab: ${name} did not shut down within 30 s`);
+                await sleep(50);
+            }
+            return Date.now() - t0;
+        }
+        for (; this.boots(name).length === before;) {
+            if (Date.now() - t0 > 30_000) throw new Error(`node lab: ${name} did not reboot within 30 s`);
+            await sleep(50);
+        }
+        await this.waitForSsh(name, 60_000);
+        return Date.now() - t0;
+    }
+
+    /** A power loss: SIGKILL of the machine's PID 1. The node stays off until powerOn(). */
+    async powerOff(name: string): Promise<void> {
+        const init = this.initPid(name);
+        if (init === undefined) throw new Error(`node lab: ${name} is not running`);
+        const boot = this.boots(name).length - 1;
+        writeFileSync(join(this.nodeDir(name), "poweroff"), "");
+        process.kill(init, "SIGKILL");
+        // Off once the launcher has seen nspawn end: a powerOn() before that would find no
+        // poweroff file when it does, and the launcher would take the end for a crash and quit.
+        for (const t0 = Date.now(); this.initPid(name) !== undefined || this.boots(name)[boot]?.exit === undefined;) {
+            if (Date.now() - t0 > 10_000) throw new Error(`node lab: ${name}'s PID 1 survived SIGKILL`);
+            await sleep(50);
+        }
+    }
+
+    /** Power back on after powerOff(); resolves once sshd answers (ms). */
+    async powerOn(name: string): Promise<number> {
+        const t0 = Date.now();
+        rmSync(join(this.nodeDir(name), "poweroff"), { force: true });
+        await this.waitForSsh(name, 60_000);
+        return Date.now() - t0;
+    }
+
+    /** Grows or shrinks the node's own /var/lib/oceanid disk (`oceanidDiskMiB`), as it runs. */
+    setOceanidDiskMiB(name: string, mib: number): void {
+        if (this.s.specs.find((x) => x.name === name)?.oceanidDiskMiB === undefined)
+            throw new Error(`node lab: ${name} has no disk of its own (oceanidDiskMiB)`);
+        must("mount", ["-o", `remount,size=${mib}m`, join(this.nodeDir(name), "oceanid-fs")]);
     }
 
     /** The node stops answering: iptables DROP of everything in and out of its veth, in its namespace. */
@@ -810,22 +970,22 @@ export class NodeLab {
             ["OUTPUT", "-o"],
         ]) {
             const rule = [chain, dirFlag, "eth0", "-m", "comment", "--comment", CUT_COMMENT, "-j", "DROP"];
-            while (sh("ip", ["netns", "exec", ns, "iptables", "-w", "-C", ...rule]).code === 0) {
+            while (sh("ip", ["netns", "exec", ns, "iptables", "-w", "-C", ...rule]).code === 0)
                 must("ip", ["netns", "exec", ns, "iptables", "-w", "-D", ...rule]);
-            }
         }
     }
 
     private nsenterArgs(name: string, cmd: string): string[] {
-        const pid1 = this.s.pid1.get(this.node(name).name);
-        if (!pid1) throw new Error(`node lab: node ${name} is not running`);
+        const init = this.initPid(name);
+        if (init === undefined) throw new Error(`node lab: node ${name} is not running`);
         // Like an SSH session: root, sshd's default PATH, home /root, nothing from the test's environment.
         return [
             "-t",
-            String(pid1),
-            "-n",
+            String(init),
             "-m",
             "-u",
+            "-i",
+            "-n",
             "-p",
             "--",
             "env",
@@ -841,34 +1001,13 @@ export class NodeLab {
         ];
     }
 
-    /**
-     * Holds a pending transient timer (from the systemd-run stand-in) with SIGSTOP on its process
-     * group, so it cannot fire while a test checks what "pending" means; releaseTimer resumes it.
-     * Its deadline keeps running: released after it, the timer fires at once.
-     */
-    holdTimer(name: string, unit: string): void {
-        this.signalTimer(name, unit, "STOP");
-    }
-
-    releaseTimer(name: string, unit: string): void {
-        this.signalTimer(name, unit, "CONT");
-    }
-
-    private signalTimer(name: string, unit: string, signal: "STOP" | "CONT"): void {
-        if (!/^[A-Za-z0-9:_.@-]+$/.test(unit)) throw new Error(`node lab: ${unit} is not a unit name`);
-        const t = `/var/lib/standin/systemd/${unit}.timer`;
-        // A fired timer has nothing left to hold; only a pending one (loaded, not fired) is signalled.
-        const r = this.inNode(name, `[ -f ${t}.pgid ] && [ ! -f ${t}.fired ] && kill -${signal} -- "-$(cat ${t}.pgid)"`);
-        if (r.code !== 0) throw new Error(`node lab: ${unit}.timer on ${name} is not pending (kill -${signal}: ${r.out.trim() || `exit ${r.code}`})`);
-    }
-
-    /** Runs cmd (bash) as root in the node's network, mount, UTS and pid namespaces; stdout and stderr together. */
+    /** Runs cmd (bash) as root inside the machine (its mount, UTS, IPC, network and pid namespaces); stdout and stderr together. */
     inNode(name: string, cmd: string): { code: number; out: string } {
         const r = sh("nsenter", this.nsenterArgs(name, cmd), { timeoutMs: 120_000 });
         return { code: r.code, out: r.stdout + r.stderr };
     }
 
-    private async inNodeAsync(name: string, cmd: string): Promise<{ code: number; out: string }> {
+    async inNodeAsync(name: string, cmd: string): Promise<{ code: number; out: string }> {
         const r = await run("nsenter", this.nsenterArgs(name, cmd), { timeoutMs: 120_000 });
         return { code: r.code, out: r.stdout + r.stderr };
     }
@@ -878,22 +1017,30 @@ export class NodeLab {
         return sh("ps", ["-eo", "args"]).stdout.split("\n").slice(1).filter(Boolean);
     }
 
-    /** Every log the lab and its stand-ins write (sshd, node init, API, services, timers, installs), concatenated. */
+    /** The lab's own logs, each node's journal (while it runs), its installer log, and the control plane's logs, concatenated. */
     logs(): string {
-        const files: string[] = [];
-        const add = (d: string, filter: (f: string) => boolean) => {
-            if (!existsSync(d)) return;
-            for (const f of readdirSync(d).sort()) if (filter(f)) files.push(join(d, f));
-        };
-        add(join(this.dir, "logs"), (f) => f.endsWith(".log"));
+        const parts: string[] = [];
+        const add = (title: string, text: string | undefined) => text !== undefined && parts.push(`==> ${title} <==\n${text}`);
+        const files = (d: string) =>
+            existsSync(d)
+                ? readdirSync(d)
+                      .sort()
+                      .filter((f) => f.endsWith(".log"))
+                : [];
+        for (const f of files(join(this.dir, "logs"))) add(join(this.dir, "logs", f), tryRead(join(this.dir, "logs", f)));
+        for (const f of files(join(this.s.clusterDir, "logs"))) add(join(this.s.clusterDir, "logs", f), tryRead(join(this.s.clusterDir, "logs", f)));
         for (const n of this.nodes) {
-            add(join(this.dir, "nodes", n.name, "var", "lib", "standin"), (f) => f === "installs.log");
-            add(join(this.dir, "nodes", n.name, "var", "lib", "standin", "logs"), (f) => f.endsWith(".log"));
+            if (this.initPid(n.name) !== undefined)
+                add(
+                    `${n.name}: journalctl`,
+                    sh("nsenter", this.nsenterArgs(n.name, "journalctl --no-pager -o short-iso -n 400"), { timeoutMs: 20_000 }).stdout,
+                );
+            add(`${n.name}: installs.log`, tryRead(this.nodePath(n.name, "/var/lib/oceanid-lab/installs.log")));
         }
-        return files.map((f) => `==> ${f} <==\n${tryRead(f) ?? ""}`).join("\n");
+        return parts.join("\n");
     }
 
-    /** Kills every process of the lab, deletes its namespaces, the root-side veth and the lab dir. */
+    /** Stops every machine and process of the lab, deletes its namespaces, veth, cgroups, mounts and dir. */
     async stop(): Promise<void> {
         if (this.stopped) return;
         this.stopped = true;
@@ -905,27 +1052,18 @@ export class NodeLab {
                 /* gone */
             }
         }
-        const namespaces = [...this.nodes.map((n) => n.netns), s.labNs];
-        for (let attempt = 0; attempt < 50; attempt++) {
-            const pids = namespaces.flatMap(netnsPids);
-            if (pids.length === 0) break;
-            for (const pid of pids) {
-                try {
-                    process.kill(pid, "SIGKILL");
-                } catch {
-                    /* gone */
-                }
-            }
-            await sleep(100);
+        const server = s.releaseServer;
+        if (server?.listening) {
+            server.closeAllConnections();
+            await new Promise<void>((r) => server.close(() => r()));
         }
+        sh("bash", [join(LAB_SRC, "reaper.sh"), "--now", "0", this.dir, s.rootVeth, s.labNs, ...this.nodes.map((n) => n.netns)], { timeoutMs: 60_000 });
         await Promise.all(
             s.children.map((c) =>
                 c.exitCode !== null || c.signalCode !== null ? undefined : Promise.race([new Promise((r) => c.once("exit", r)), sleep(2000)]),
             ),
         );
-        const existing = sh("ip", ["netns", "list"]).stdout;
-        for (const ns of namespaces) if (existing.split("\n").some((l) => l.split(" ")[0] === ns)) sh("ip", ["netns", "del", ns]);
-        if (sh("ip", ["link", "show", s.rootVeth]).code === 0) sh("ip", ["link", "del", s.rootVeth]);
-        rmSync(this.dir, { recursive: true, force: true });
     }
 }
+
+export { NSPAWN_REBOOT };

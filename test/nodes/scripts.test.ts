@@ -5,11 +5,13 @@ import { expect, it } from "vitest";
 import {
     changeDir,
     parseAppliedAt,
+    parseChangeId,
+    parsePrevious,
     renderApply,
-    renderArm,
     renderConfirm,
     renderPreflight,
     renderRevert,
+    renderRevertUnits,
 } from "../../components/nodes/scripts/node-change-scripts";
 import { k3sChangeSpec, type K3sChange } from "../../components/nodes/scripts/k3s-scripts";
 import { shellQuote } from "../../components/platform/shell-quote";
@@ -22,7 +24,6 @@ const agent: K3sChange = {
     node: "srv712695",
     role: "agent",
     version: "v1.33.5+k3s1",
-    serverVersion: "v1.33.5+k3s1",
     serverUrl: "https://157.173.210.123:6443",
     installScriptUrl: "https://get.k3s.io",
     minFreeDiskMiB: 2048,
@@ -35,9 +36,8 @@ const rendered = (c: K3sChange) => {
     const spec = k3sChangeSpec(c);
     return {
         preflight: renderPreflight(spec),
-        arm: renderArm(spec, 600),
-        apply: renderApply(spec),
-        confirm: renderConfirm(spec),
+        apply: renderApply(spec, 600),
+        confirm: renderConfirm(spec, "20261204T210000Z-0a1b2c3d", "pulumi up --replace 'urn:pulumi:prod::oceanid-infra::x::y-k3s-change-preflight'"),
         revert: renderRevert(spec),
     };
 };
@@ -53,8 +53,8 @@ suite("node change scripts", () => {
         ["server", server],
     ] as const) {
         for (const [step, script] of Object.entries(rendered(change))) {
-            // The server's arm and confirm differ from the agent's only in names: no snapshot of their own.
-            const snapshot = role === "agent" || !["arm", "confirm"].includes(step);
+            // The server's confirm differs from the agent's only in names: no snapshot of its own.
+            const snapshot = role === "agent" || step !== "confirm";
             it(`${role} ${step}: ${snapshot ? "matches its snapshot, " : ""}parses, and passes shellcheck`, async () => {
                 if (snapshot) await expect(script).toMatchFileSnapshot(`__snapshots__/k3s-${role}-${step}.sh`);
                 expect(run("bash", ["-n"], script)).toEqual({ code: 0, out: "" });
@@ -68,7 +68,7 @@ suite("node change scripts", () => {
         expect(a).toContain(`INSTALL_K3S_VERSION="$target" INSTALL_K3S_EXEC=agent K3S_URL="$server_url" K3S_TOKEN_FILE=/etc/rancher/k3s/oceanid-token`);
         expect(a).not.toMatch(/K3S_TOKEN=/);
         expect(rendered(server).apply).toContain("INSTALL_K3S_EXEC=server K3S_TOKEN_FILE=");
-        expect(rendered(server).revert).toContain("systemctl restart k3s;");
+        expect(rendered(server).revert).toContain("    systemctl restart k3s || problem");
     });
 
     it("backs up and restores the binary, config, token file and the service unit", () => {
@@ -79,8 +79,17 @@ suite("node change scripts", () => {
             "/etc/systemd/system/k3s-agent.service",
             "/etc/systemd/system/k3s-agent.service.env",
         ]);
-        expect(rendered(agent).arm).toContain('systemd-run --unit="$unit" --on-active=600s --timer-property=RemainAfterElapse=no --collect --quiet');
+        expect(rendered(agent).apply).toContain("deadline=$((armed_at + 600))");
         expect(changeDir("k3s")).toBe("/var/lib/oceanid/changes/k3s");
+    });
+
+    it("keeps the revert in systemd units that survive a reboot: a timer at the deadline and a service that also runs at boot", async () => {
+        const units = renderRevertUnits(k3sChangeSpec(agent));
+        await expect(units.service).toMatchFileSnapshot("__snapshots__/oceanid-revert-k3s.service");
+        await expect(units.timer).toMatchFileSnapshot("__snapshots__/oceanid-revert-k3s.timer");
+        expect(units.service).toContain("[Install]\nWantedBy=multi-user.target\n");
+        expect(units.timer).toContain("OnCalendar=@DEADLINE@\nAccuracySec=1s\n");
+        expect(rendered(agent).apply).toContain(`sed "s/@DEADLINE@/$(date -u -d "@$deadline" '+%Y-%m-%d %H:%M:%S UTC')/"`);
     });
 
     it("says the out-of-band way in, or warns loudly when there is none", () => {
@@ -88,10 +97,16 @@ suite("node change scripts", () => {
         expect(rendered(server).preflight).toContain("WARNING: srv712429 has no out-of-band access; changed anyway because: lab host");
     });
 
-    it("reads the node's clock from apply's last line, and fails plainly without it", () => {
+    it("reads the armed change, what ran before and the node's clock from apply's lines, and fails plainly without them", () => {
+        const out =
+            "armed: change=20261204T210000Z-0a1b2c3d reverts at 2026-12-04T21:10:00Z unless confirmed\nprevious: v1.33.4+k3s1\napplied: x now runs v1\napplied-at: 1767225600.123456789";
+        expect(parseChangeId(out)).toBe("20261204T210000Z-0a1b2c3d");
+        expect(parsePrevious(out)).toBe("v1.33.4+k3s1");
+        expect(parseAppliedAt(out)).toBe("1767225600.123456789");
         expect(parseAppliedAt("unchanged: x already runs v1\napplied-at: 1767225600\n")).toBe("1767225600");
-        expect(parseAppliedAt("applied: x now runs v1\napplied-at: 1767225600.123456789")).toBe("1767225600.123456789");
         expect(() => parseAppliedAt("applied: x\n")).toThrow('the apply step printed no "applied-at: <epoch seconds>" line');
+        expect(() => parseChangeId("applied: x\n")).toThrow('the apply step printed no "armed: change=<id> ..." line');
+        expect(() => parsePrevious("applied: x\n")).toThrow('the apply step printed no "previous: <version>" line');
     });
 });
 
@@ -102,7 +117,7 @@ suite("step command lines", () => {
     });
 
     it("carry the script through the shell unchanged", () => {
-        const script = rendered(agent).arm;
+        const script = rendered(agent).apply;
         const r = run("bash", ["-c", `printf '%s' ${shellQuote(script)}`]);
         expect(r.out).toBe(script);
     });

@@ -33,6 +33,16 @@ describe("index.ts on the dev stack", () => {
         expect(patch("srv712429").inputs.spec.taints).toEqual([]);
     });
 
+    it("reads no Node in render mode: the patch records its labels and taints as the program's, and forces the apply", () => {
+        expect(byType("kubernetes:core/v1:Node")).toEqual([]);
+        const calypso = byType("kubernetes:core/v1:NodePatch").find((p) => p.inputs.metadata.name === "calypso")!;
+        expect(calypso.inputs.metadata.annotations).toEqual({
+            "pulumi.com/patchForce": "true",
+            "oceanid.io/owned": '{"labels":["oceanid.io/gpu","oceanid.io/site"],"taints":["nvidia.com/gpu:NoSchedule"]}',
+        });
+        expect(calypso.dependsOn).toEqual([]);
+    });
+
     it("deploys the guardrails admission policy with a Deny+Audit binding that skips kube-system", () => {
         expect(byType("oceanid:guardrails:Admission").map((r) => r.name)).toEqual(["oceanid-guardrails"]);
         const [policy] = byType("kubernetes:admissionregistration.k8s.io/v1:ValidatingAdmissionPolicy");

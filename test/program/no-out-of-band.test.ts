@@ -17,7 +17,14 @@ beforeAll(async () => {
             delete nodes[2].outOfBand;
             nodes[2].unsafeNoOutOfBand = "spare GPU box, rebuilt from scratch when lost";
         },
-        { handle: (args) => (args.type === "command:remote:Command" ? { stdout: "applied-at: 1767225600" } : undefined) },
+        {
+            handle: (args) =>
+                args.type === "command:remote:Command"
+                    ? {
+                          stdout: "armed: change=20261204T210000Z-0a1b2c3d reverts at 2026-12-04T21:10:00Z unless confirmed\nprevious: none\napplied-at: 1767225600",
+                      }
+                    : undefined,
+        },
     ));
 });
 

@@ -3,6 +3,7 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import { isSecretValue, plain, runProgram, type Registered } from "../helpers/mock-runtime";
 import { pulumiHomeWithCommandPlugin, withNodeAccess } from "../helpers/ssh-stack";
+import { shellQuote } from "../../components/platform/shell-quote";
 
 const SECRETS = {
     "oceanid:sshPrivateKey": "test-only-ssh-private-key-material",
@@ -11,14 +12,16 @@ const SECRETS = {
     "oceanid:tailscaleAuthKey": "test-only-auth-key",
 };
 
+const APPLY_OUTPUT =
+    "armed: change=20261204T210000Z-0a1b2c3d reverts at 2026-12-04T21:10:00Z unless confirmed\nprevious: v1.33.4+k3s1\napplied-at: 1767225600\n";
 let resources: Registered[];
 
 beforeAll(async () => {
     process.env.PULUMI_HOME = pulumiHomeWithCommandPlugin();
     ({ resources } = await runProgram("dev", withNodeAccess, {
         secrets: SECRETS,
-        // The apply step's output the gate reads the node's clock from.
-        handle: (args) => (args.type === "command:remote:Command" ? { stdout: "applied-at: 1767225600\n", stderr: "" } : undefined),
+        // What apply prints: the change it armed, what ran before, the node's clock (the gate and confirm read them).
+        handle: (args) => (args.type === "command:remote:Command" ? { stdout: APPLY_OUTPUT, stderr: "" } : undefined),
     }));
 });
 
@@ -26,27 +29,31 @@ const commands = () => resources.filter((r) => r.type.startsWith("command:"));
 const named = (name: string) => resources.find((r) => r.name === name)!;
 
 describe("node changes under the mock runtime", () => {
-    it("runs five steps per node, server first, then the canary, then the other agent", () => {
+    it("runs six steps per node, server first, then the canary, then the other agent", () => {
         expect(commands().map((r) => `${r.type.split(":")[1]} ${r.name}`)).toEqual(
             ["srv712429", "srv712695", "calypso"].flatMap((n) => [
                 `remote ${n}-k3s-change-preflight`,
-                `remote ${n}-k3s-change-arm`,
+                `local ${n}-k3s-change-drain`,
                 `remote ${n}-k3s-change-apply`,
                 `local ${n}-k3s-change-gate`,
                 `remote ${n}-k3s-change-confirm`,
+                `local ${n}-k3s-change-uncordon`,
             ]),
         );
         expect(resources.filter((r) => r.type === "oceanid:nodes:K3sAgent").map((r) => r.name)).toEqual(["srv712429-k3s", "srv712695-k3s", "calypso-k3s"]);
     });
 
-    it("makes each step wait for the one before, and each node wait for the previous node's confirm", () => {
-        const steps = ["preflight", "arm", "apply", "gate", "confirm"];
+    it("makes each step wait for the one before, and each node wait for the previous node's uncordon", () => {
+        const steps = ["preflight", "drain", "apply", "gate", "confirm", "uncordon"];
         const order = ["srv712429", "srv712695", "calypso"];
         order.forEach((node, i) => {
             const first = named(`${node}-k3s-change-preflight`);
-            expect(first.dependsOn).toEqual(i === 0 ? [] : [`${order[i - 1]}-k3s-change-confirm`]);
+            expect(first.dependsOn).toEqual(i === 0 ? [] : [`${order[i - 1]}-k3s-change-uncordon`]);
             for (let s = 1; s < steps.length; s++) {
-                expect(named(`${node}-k3s-change-${steps[s]}`).dependsOn).toEqual([`${node}-k3s-change-${steps[s - 1]}`]);
+                // Gate and confirm also name the preflight's URN (the command that runs the change again); confirm reads apply's change id.
+                const extra =
+                    { gate: ["preflight"], confirm: ["preflight", "apply"] }[steps[s] as "gate" | "confirm"]?.map((x) => `${node}-k3s-change-${x}`) ?? [];
+                expect(named(`${node}-k3s-change-${steps[s]}`).dependsOn.sort()).toEqual([`${node}-k3s-change-${steps[s - 1]}`, ...extra].sort());
             }
         });
     });
@@ -80,20 +87,39 @@ describe("node changes under the mock runtime", () => {
         }
     });
 
-    it("runs the gate locally with the node, target version, SSH pin and the node's clock; the kubeconfig only on stdin", () => {
-        const gate = named("srv712695-k3s-change-gate");
-        expect(gate.inputs.create).toBe(
-            "npx --no-install oceanid-health gate --node srv712695 --version v1.33.5+k3s1 --ssh 192.0.2.20:22 " +
-                "--host-key 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOBSgVhpZJ91oZCceCmllHH7x9MkpQ1otU/mHIbbxxNI' --since 1767225600 --timeout 180 --kubeconfig -",
+    it("runs drain, gate and uncordon locally, the kubeconfig only on their stdin", () => {
+        expect(named("srv712695-k3s-change-drain").inputs.create).toBe(
+            "npx --no-install oceanid-health drain --node srv712695 --change k3s --timeout 300 --agent-of srv712429 --version v1.33.5+k3s1 --kubeconfig -",
         );
-        expect(isSecretValue(gate.inputs.stdin)).toBe(true);
-        expect(plain(gate.inputs.stdin)).toBe(SECRETS["oceanid:kubeconfig"]);
+        expect(named("srv712429-k3s-change-drain").inputs.create).toBe(
+            "npx --no-install oceanid-health drain --node srv712429 --change k3s --timeout 300 --kubeconfig -",
+        );
+        // The mock engine writes a URN with only the parent's type; the real one lists every ancestor's.
+        const urn = "urn:pulumi:dev::oceanid-infra::oceanid:nodes:NodeChange$command:remote:Command::srv712695-k3s-change-preflight";
+        expect(named("srv712695-k3s-change-gate").inputs.create).toBe(
+            "npx --no-install oceanid-health gate --node srv712695 --version v1.33.5+k3s1 --ssh 192.0.2.20:22 " +
+                "--host-key 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOBSgVhpZJ91oZCceCmllHH7x9MkpQ1otU/mHIbbxxNI' --since 1767225600 --timeout 180 " +
+                `--settle 60 --max-lease-age 40 --previous v1.33.4+k3s1 --rerun ${shellQuote(`pulumi up --replace '${urn}'`)} --kubeconfig -`,
+        );
+        expect(named("srv712695-k3s-change-uncordon").inputs.create).toBe("npx --no-install oceanid-health uncordon --node srv712695 --kubeconfig -");
+        for (const step of ["drain", "gate", "uncordon"]) {
+            const r = named(`srv712695-k3s-change-${step}`);
+            expect(isSecretValue(r.inputs.stdin)).toBe(true);
+            expect(plain(r.inputs.stdin)).toBe(SECRETS["oceanid:kubeconfig"]);
+        }
+    });
+
+    it("confirms exactly the change apply armed, and says how to run it again", () => {
+        const confirm = plain(named("srv712695-k3s-change-confirm").inputs.create) as string;
+        expect(confirm).toContain(shellQuote("expected='20261204T210000Z-0a1b2c3d'").slice(1, -1));
+        expect(confirm).toContain("to run the change again: pulumi up --replace");
+        expect(confirm).toContain("srv712695-k3s-change-preflight");
     });
 
     it("wraps every remote script in timeout with the configured limits", () => {
         expect(named("calypso-k3s-change-preflight").inputs.create).toMatch(/^sudo -n timeout -k 10 60 bash -c '/);
         expect(named("calypso-k3s-change-apply").inputs.create).toMatch(/^sudo -n timeout -k 10 300 bash -c '/);
-        expect(named("calypso-k3s-change-arm").inputs.create).toContain("--on-active=600s");
+        expect(named("calypso-k3s-change-apply").inputs.create).toContain("deadline=$((armed_at + 600))");
     });
 
     it("keeps every secret value out of every plain input", () => {
@@ -114,7 +140,8 @@ describe("node changes under the mock runtime", () => {
         const preflight = named("calypso-k3s-change-preflight").inputs.triggers;
         expect(preflight[0]).toBe("v1.33.5+k3s1");
         expect(preflight[1]).toMatch(/^[0-9a-f]{16}$/);
-        expect(named("calypso-k3s-change-arm").inputs.triggers).toEqual([...preflight, "calypso-k3s-change-preflight-id"]);
+        expect(named("calypso-k3s-change-drain").inputs.triggers).toEqual([...preflight, "calypso-k3s-change-preflight-id"]);
+        expect(named("calypso-k3s-change-apply").inputs.triggers).toEqual([...preflight, "calypso-k3s-change-drain-id"]);
         expect(named("calypso-k3s-change-confirm").inputs.triggers).toEqual([...preflight, "calypso-k3s-change-gate-id"]);
     });
 });

@@ -1,4 +1,4 @@
-import type { NodeChangeSpec } from "./node-change-scripts";
+import { PREVIOUS, type NodeChangeSpec } from "./node-change-scripts";
 import { shellQuote } from "../../platform/shell-quote";
 
 /** What a k3s install or upgrade on one node needs to know. Plain data: no secrets. */
@@ -7,9 +7,7 @@ export interface K3sChange {
     role: "server" | "agent";
     /** The version to install, e.g. v1.33.5+k3s1. */
     version: string;
-    /** The server's target version: agents are checked against it (the server changes first). */
-    serverVersion: string;
-    /** `K3S_URL`: where agents join, and where preflight checks `/ping` and `/cacerts`. */
+    /** `K3S_URL`: where agents join, where preflight checks `/ping` and `/cacerts`, and where nodes report their change's state. */
     serverUrl: string;
     installScriptUrl: string;
     minFreeDiskMiB: number;
@@ -52,28 +50,21 @@ function settings(c: K3sChange, step: "preflight" | "apply"): string {
     const lines = [`target=${shellQuote(c.version)}`];
     // The server's own install joins nothing: only preflight and agents need its URL.
     if (step === "preflight" || c.role === "agent") lines.push(`server_url=${shellQuote(c.serverUrl)}`);
-    lines.push(step === "preflight" ? `server_version=${shellQuote(c.serverVersion)}` : `service=${shellQuote(service(c.role))}`);
+    if (step === "apply") lines.push(`service=${shellQuote(service(c.role))}`);
     return lines.join("\n");
 }
 
 /**
  * Preflight for k3s: enough disk and memory; the server answers `/ping` and its
  * CA is the one the token pins; the installed version may move to the target
- * without breaking k3s's skew rules; out-of-band access is on record.
+ * (no downgrade, one minor release at a time); out-of-band access is on record.
+ * The server's running version is checked where the API server is: the drain step.
  */
 function preflight(c: K3sChange): string {
     const oob =
         "how" in c.outOfBand
             ? `echo ${shellQuote(`out-of-band access to ${c.node}: ${c.outOfBand.how}`)}`
             : `echo ${shellQuote(`WARNING: ${c.node} has no out-of-band access; changed anyway because: ${c.outOfBand.unsafeNoOutOfBandBecause}`)} >&2`;
-    // Only agents are held to the server's version; the server's own change is held to its target.
-    const newerThanServer =
-        c.role === "agent"
-            ? `
-    if [ "$(version_cmp "$installed" "$server_version")" = 1 ]; then
-        fail "runs $installed, newer than the server's $server_version; agents must not be newer than the server"
-    fi`
-            : "";
     return `${settings(c, "preflight")}
 ${VERSION_HELPERS}
 ${oob}
@@ -95,10 +86,7 @@ pong=$(curl -fsS --max-time 10 --cacert "$cacerts" "$server_url/ping" 2>/dev/nul
 [ "$pong" = "pong" ] || fail "the server $server_url does not answer /ping"
 installed=$(installed_version)
 if [ -n "$installed" ]; then
-    version_parts "$installed" >/dev/null || fail "k3s reports version '$installed', which is not a k3s release version"${newerThanServer}
-    if (($(minor "$server_version") - $(minor "$installed") > 1)); then
-        fail "runs $installed, more than one minor release behind the server's $server_version; upgrade it one minor release at a time"
-    fi
+    version_parts "$installed" >/dev/null || fail "k3s reports version '$installed', which is not a k3s release version"
     if [ "$(version_cmp "$installed" "$target")" = 1 ]; then
         fail "runs $installed, newer than the target $target; k3s does not support downgrades"
     fi
@@ -109,27 +97,33 @@ fi
 echo "installed: \${installed:-none}, target: $target"`;
 }
 
+/** Before arming: what apply needs, read and checked (the token comes on stdin). */
+function prepare(c: K3sChange): string {
+    return `${settings(c, "apply")}
+${VERSION_HELPERS}
+${READ_TOKEN}`;
+}
+
 /** Apply: install or upgrade with the k3s installer, unless the node already runs the target. */
 function apply(c: K3sChange): string {
     const exec = c.role === "server" ? "INSTALL_K3S_EXEC=server" : 'INSTALL_K3S_EXEC=agent K3S_URL="$server_url"';
-    return `${settings(c, "apply")}
-${VERSION_HELPERS}
-${READ_TOKEN}
-mkdir -p "$change_dir" /etc/rancher/k3s
-if [ "$(installed_version)" = "$target" ] && systemctl is-active --quiet "$service"; then
+    return `mkdir -p /etc/rancher/k3s
+previous=$(installed_version)
+echo "${PREVIOUS} \${previous:-none}"
+if [ "$previous" = "$target" ] && systemctl is-active --quiet "$service"; then
     echo "unchanged: $node already runs $target"
 else
     printf '%s\\n' "$token" >${TOKEN_FILE}
     chmod 600 ${TOKEN_FILE}
-    curl -fsSL --max-time 120 ${shellQuote(c.installScriptUrl)} -o "$change_dir/install.sh" 2>"$change_dir/apply.log" \\
-        || fail "cannot fetch the k3s installer from ${c.installScriptUrl}"
-    # The installer's output stays in a root-only log on the node.
+    # The installer's output stays in a root-only log on the node; its lock stays with this step.
+    curl -fsSL --max-time 120 ${shellQuote(c.installScriptUrl)} -o "$change_dir/install.sh" 2>"$change_dir/apply.log" 9>&- \\
+        || revert_now "cannot fetch the k3s installer from ${c.installScriptUrl}"
     if ! INSTALL_K3S_VERSION="$target" ${exec} K3S_TOKEN_FILE=${TOKEN_FILE} \\
-        sh "$change_dir/install.sh" >>"$change_dir/apply.log" 2>&1; then
-        fail "the k3s installer failed; its output is in $change_dir/apply.log on the node"
+        sh "$change_dir/install.sh" >>"$change_dir/apply.log" 2>&1 9>&-; then
+        revert_now "the k3s installer failed; its output is in $change_dir/apply.log on the node"
     fi
     now=$(installed_version)
-    [ "$now" = "$target" ] || fail "the installer finished but k3s reports '\${now:-nothing}', not $target"
+    [ "$now" = "$target" ] || revert_now "the installer finished but k3s reports '\${now:-nothing}', not $target"
     echo "applied: $node now runs $target"
 fi`;
 }
@@ -148,8 +142,18 @@ export function k3sChangeSpec(c: K3sChange): NodeChangeSpec {
             `/etc/systemd/system/${svc}.service.env`,
         ],
         preflight: preflight(c),
+        prepare: prepare(c),
         apply: apply(c),
         // A node that had no k3s before the change goes back to having none running.
-        restore: `systemctl daemon-reload\nif [ -e /etc/systemd/system/${svc}.service ]; then systemctl restart ${svc}; else systemctl stop ${svc} || true; fi`,
+        restore: [
+            "systemctl daemon-reload || true",
+            `if [ -e /etc/systemd/system/${svc}.service ]; then`,
+            `    systemctl restart ${svc} || problem "${svc} did not start again after the restore ($(systemctl is-active ${svc}))"`,
+            "else",
+            `    systemctl stop ${svc} 2>/dev/null || true`,
+            "fi",
+        ].join("\n"),
+        // The server answers for itself; agents reach it where they join.
+        apiUrl: c.role === "server" ? "https://127.0.0.1:6443" : c.serverUrl,
     };
 }

@@ -1,6 +1,7 @@
 #!/bin/sh
 # Stand-in for k3s's install.sh (https://get.k3s.io) on a node-lab node
-# (test/lab/README.md). POSIX sh like the real one: it is run as "sh install.sh".
+# (test/lab/README.md), served by the lab's release server. POSIX sh like the real
+# one: it is run as "sh install.sh" (or curl ... | sh -).
 #
 # Environment, as for the real installer:
 #   INSTALL_K3S_VERSION   vX.Y.Z+k3sN (required: the stand-in has no release channel)
@@ -11,22 +12,23 @@
 #   INSTALL_K3S_SKIP_DOWNLOAD, INSTALL_K3S_SKIP_ENABLE, INSTALL_K3S_SKIP_START,
 #   INSTALL_K3S_FORCE_RESTART    as documented for install.sh
 #
-# Like install.sh it writes /usr/local/bin/k3s (the k3s stand-in with the version
-# filled in, replaced atomically), /etc/systemd/system/k3s[-agent].service with
-# "ExecStart=/usr/local/bin/k3s agent|server [flags]", and its .env file (mode 0600,
-# the K3S_* variables), then "systemctl daemon-reload", "systemctl enable UNIT",
-# "systemctl restart UNIT" - unless nothing changed (same binary, unit and env),
-# when it skips the restart like install.sh does.
-# Every run appends "<epoch> <version> <exec>" to /var/lib/standin/installs.log
+# Like install.sh it downloads the release's k3s binary and its sha256sum file from the
+# release server, refuses a binary whose hash does not match, installs it as
+# /usr/local/bin/k3s (replaced atomically) with the kubectl/crictl/ctr symlinks, writes
+# /etc/systemd/system/k3s[-agent].service as install.sh does (Type=notify for a server,
+# exec for an agent, ExecStart on continuation lines) and its .env file (mode 0600, the
+# K3S_* variables), then runs the real systemctl: daemon-reload, enable, restart - unless
+# nothing changed (same binary, unit and env), when it skips the restart like install.sh.
+# Every run appends "<epoch> <version> <exec>" to /var/lib/oceanid-lab/installs.log
 # (token flags redacted; the token itself is never written there).
 set -e
 set -o noglob
 
-STANDIN_K3S_TEMPLATE=/nonexistent # lab: k3s stand-in template (the lab rewrites this line)
+STANDIN_RELEASES_URL=http://127.0.0.1:1 # lab: the release server (the lab rewrites this line)
 
 BIN_DIR=/usr/local/bin
 SYSTEMD_DIR=/etc/systemd/system
-STANDIN_DIR=/var/lib/standin
+STANDIN_DIR=/var/lib/oceanid-lab
 CONFIG_FILE=/etc/rancher/k3s/config.yaml
 
 info() {
@@ -68,6 +70,7 @@ esac
 
 # The flags, quoted for the unit file and, with token values redacted, for the log.
 EXEC_FLAGS=
+EXEC_CONT=
 LOG_FLAGS=
 HAS_SERVER_FLAG=false
 HAS_TOKEN_FLAG=false
@@ -75,6 +78,8 @@ REDACT_NEXT=false
 for arg in "$@"; do
     quoted=$(printf '%s\n' "$arg" | sed "s/'/'\\\\''/g;1s/^/'/;\$s/\$/'/")
     EXEC_FLAGS="$EXEC_FLAGS $quoted"
+    EXEC_CONT="$EXEC_CONT \\
+    $quoted"
     if $REDACT_NEXT; then
         LOG_FLAGS="$LOG_FLAGS <redacted>"
         REDACT_NEXT=false
@@ -124,14 +129,24 @@ PRE_INSTALL_HASHES=$(installed_hashes)
 mkdir -p "$BIN_DIR" "$SYSTEMD_DIR" "$STANDIN_DIR"
 printf '%s %s %s\n' "$(date +%s)" "$VERSION" "$CMD_K3S$LOG_FLAGS" >>"$STANDIN_DIR/installs.log"
 
-# --- the "download": the k3s stand-in with this version, replaced atomically ---
+# --- the download: binary and checksum from the release server, verified, replaced atomically ---
 if [ "${INSTALL_K3S_SKIP_DOWNLOAD:-}" = true ]; then
     info "Skipping k3s download and verify"
 else
     info "Using $VERSION as release"
-    [ -r "$STANDIN_K3S_TEMPLATE" ] || fatal "Download failed: k3s stand-in template $STANDIN_K3S_TEMPLATE not readable"
+    RELEASE_URL=$STANDIN_RELEASES_URL/k3s/$(printf '%s' "$VERSION" | sed 's/+/%2B/')
     TMP_BIN=$BIN_DIR/.k3s.download.$$
-    sed "s|^K3S_STANDIN_VERSION=.*|K3S_STANDIN_VERSION=\"$VERSION\" # installer: version|" "$STANDIN_K3S_TEMPLATE" >"$TMP_BIN"
+    TMP_HASH=$BIN_DIR/.k3s.sha256.$$
+    trap 'rm -f "$TMP_BIN" "$TMP_HASH"' EXIT
+    info "Downloading hash $RELEASE_URL/sha256sum-amd64.txt"
+    curl -sfL --max-time 30 "$RELEASE_URL/sha256sum-amd64.txt" -o "$TMP_HASH" || fatal "Download failed"
+    info "Downloading binary $RELEASE_URL/k3s"
+    curl -sfL --max-time 60 "$RELEASE_URL/k3s" -o "$TMP_BIN" || fatal "Download failed"
+    HASH_EXPECTED=$(awk '$2 == "k3s" {print $1}' "$TMP_HASH")
+    HASH_BIN=$(sha256sum "$TMP_BIN" | awk '{print $1}')
+    if [ -z "$HASH_EXPECTED" ] || [ "$HASH_EXPECTED" != "$HASH_BIN" ]; then
+        fatal "Download sha256 does not match ${HASH_EXPECTED:-nothing}, got $HASH_BIN"
+    fi
     if cmp -s "$TMP_BIN" "$BIN_DIR/k3s"; then
         info "Skipping binary downloaded, installed k3s matches hash"
         rm -f "$TMP_BIN"
@@ -161,6 +176,8 @@ done
 
 # --- unit file ---
 if [ "$CMD_K3S" = server ]; then SYSTEMD_TYPE="notify"; else SYSTEMD_TYPE="exec"; fi
+# The command and each flag on a continuation line, as install.sh writes them.
+EXEC_LINES="    $CMD_K3S$EXEC_CONT"
 info "systemd: Creating service file $FILE_K3S_SERVICE"
 cat >"$FILE_K3S_SERVICE.tmp" <<EOF
 [Unit]
@@ -187,7 +204,10 @@ TasksMax=infinity
 TimeoutStartSec=0
 Restart=always
 RestartSec=5s
-ExecStart=$BIN_DIR/k3s $CMD_K3S$EXEC_FLAGS
+ExecStartPre=-/sbin/modprobe br_netfilter
+ExecStartPre=-/sbin/modprobe overlay
+ExecStart=$BIN_DIR/k3s \\
+$EXEC_LINES
 EOF
 chmod 0644 "$FILE_K3S_SERVICE.tmp"
 mv -f "$FILE_K3S_SERVICE.tmp" "$FILE_K3S_SERVICE"

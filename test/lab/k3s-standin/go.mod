@@ -1,0 +1,3 @@
+module oceanid.lab/k3s-standin
+
+go 1.26
