@@ -416,6 +416,10 @@ describe("parseStackConfig: node changes", () => {
             applyTimeoutSeconds: 300,
             gateTimeoutSeconds: 180,
             stepTimeoutSeconds: 60,
+            settleSeconds: 60,
+            maxLeaseAgeSeconds: 40,
+            drain: true,
+            drainTimeoutSeconds: 300,
             minFreeDiskMiB: 2048,
             minAvailableMemoryMiB: 256,
             installScriptUrl: "https://get.k3s.io",
@@ -437,6 +441,21 @@ describe("parseStackConfig: node changes", () => {
         ]);
         raw.nodeChanges = { revertAfterSeconds: 541 };
         expect(problemsOf(raw)).toEqual([]);
+    });
+
+    it("refuses a settle window the gate cannot hold, or one a release that dies after one heartbeat would pass", () => {
+        const raw = validRaw();
+        raw.nodeChanges = { settleSeconds: 180 };
+        expect(problemsOf(raw)).toEqual(["nodeChanges.settleSeconds: 180 leaves the gate no time: it must be shorter than gateTimeoutSeconds 180"]);
+        raw.nodeChanges = { settleSeconds: 30 };
+        expect(problemsOf(raw)).toEqual([
+            "nodeChanges.settleSeconds: 30 is not longer than maxLeaseAgeSeconds 40: a release that renews its Lease once and then stops " +
+                "would pass the gate; raise settleSeconds above 40",
+        ]);
+        raw.nodeChanges = { settleSeconds: 30, maxLeaseAgeSeconds: 20 };
+        expect(problemsOf(raw)).toEqual([]);
+        raw.nodeChanges = { settleSeconds: 0, drain: false };
+        expect(parseStackConfig(raw).nodeChanges).toMatchObject({ settleSeconds: 0, drain: false });
     });
 
     it("names bad URLs and unknown keys", () => {

@@ -40,8 +40,8 @@ suite("scripts/setup", () => {
         });
         expect(r.status).toBe(1);
         expect(r.stdout).not.toContain("building in the background");
-        expect(r.stdout).toContain("==> [2/13] npm packages (npm ci)\n    up to date");
-        expect(r.stdout).toContain("==> [3/13] Pulumi CLI and Node.js language host");
+        expect(r.stdout).toContain("==> [2/14] npm packages (npm ci)\n    up to date");
+        expect(r.stdout).toContain("==> [3/14] Pulumi CLI and Node.js language host");
         expect(r.stdout).toMatch(/using .+\/\.tools\/bin\/pulumi \(v3\.259\.0\) and its own language host/);
         expect(r.stderr.trim().split("\n").at(-1)).toBe(
             "setup: step 4 failed: building the kubernetes provider needs Go >= 1.26.6, found 'no go on PATH': install it (https://go.dev/dl, or Debian's golang package when new enough) and rerun",

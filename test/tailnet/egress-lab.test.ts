@@ -317,9 +317,20 @@ suite("egress gateway on a real tailnet (headscale, derper, userspace exit node,
         const info = await lab.until("the other lab to start", 60_000, async () => (out.includes("\n") ? JSON.parse(out.split("\n")[0]) : undefined));
         const held = info as { dir: string; ns: Record<string, string>; pids: number[] };
         expect(held.pids.length).toBeGreaterThan(0);
+        for (const pid of held.pids) started.set(pid, stat(pid)?.[19]);
         return { child, ...held };
     }
-    const running = (pid: number) => existsSync(`/proc/${pid}`) && !/\)\s+Z/.test(spawnSync("cat", [`/proc/${pid}/stat`], { encoding: "utf8" }).stdout);
+    /** The fields of /proc/<pid>/stat after the command name (state first); undefined once it is gone. */
+    const stat = (pid: number) => {
+        const text = spawnSync("cat", [`/proc/${pid}/stat`], { encoding: "utf8" }).stdout;
+        return text ? text.slice(text.lastIndexOf(")") + 2).split(" ") : undefined;
+    };
+    /** When each pid of a held lab started (field 22): under load the kernel soon gives a pid to another process. */
+    const started = new Map<number, string | undefined>();
+    const running = (pid: number) => {
+        const fields = stat(pid);
+        return fields !== undefined && fields[0] !== "Z" && (!started.has(pid) || fields[19] === started.get(pid));
+    };
     const gone = (held: { dir: string; ns: Record<string, string>; pids: number[] }) => {
         const nsList = spawnSync("ip", ["netns", "list"], { encoding: "utf8" }).stdout;
         return Object.values(held.ns).every((ns) => !nsList.includes(ns)) && !existsSync(held.dir) && held.pids.every((p) => !running(p));

@@ -53,7 +53,7 @@ report_state() {
     message=${message//[\"\\]/}
     tries=${report_tries:-1}
     for try in $tries; do
-        if curl -fsS -o /dev/null --max-time 5 --cacert "$creds/server-ca.crt" --cert "$creds/client-kubelet.crt" --key "$creds/client-kubelet.key" \
+        if curl -fsS -o /dev/null --max-time 3 --cacert "$creds/server-ca.crt" --cert "$creds/client-kubelet.crt" --key "$creds/client-kubelet.key" \
             -X PATCH -H 'Content-Type: application/strategic-merge-patch+json' \
             --data "{\"status\":{\"conditions\":[{\"type\":\"OceanidNodeChange\",\"status\":\"$status\",\"reason\":\"$kind\",\"message\":\"$message\",\"lastHeartbeatTime\":\"$now\",\"lastTransitionTime\":\"$now\"}]}}" \
             'https://157.173.210.123:6443/api/v1/nodes/srv712695/status' 2>/dev/null; then
@@ -70,8 +70,22 @@ disarm() {
     systemctl daemon-reload || true
 }
 expected='20261204T210000Z-0a1b2c3d'
+rerun='pulumi up --replace '\''urn:pulumi:prod::oceanid-infra::x::y-k3s-change-preflight'\'''
+reverted() {
+    if [ "$state" = reverting ]; then
+        fail "the revert of the k3s change $id started at $(utc "$at"), before it was confirmed: $node is going back to its state before the change (see $change_dir/revert.log); to run the change again: $rerun"
+    fi
+    fail "the k3s change $id was reverted at $(utc "$at"), before it was confirmed: $node is back to its state before the change (see $change_dir/revert.log); to run the change again: $rerun"
+}
 exec 9>"$change_dir/lock"
-flock -w 120 9 || fail "$change_dir/lock is still held after 120s (a revert running?); see $change_dir/revert.log on the node"
+if ! flock -w 5 9; then
+    # Held past apply: the revert, which keeps it until it is over. It has won; say so now.
+    read_state
+    case $state in
+        reverting | reverted) reverted ;;
+        *) fail "$change_dir/lock is held, and the k3s change is $state: run again in a moment (see $change_dir/revert.log on the node)" ;;
+    esac
+fi
 read_state
 if [ "$state" = confirmed ] && [ "$id" = "$expected" ]; then
     echo "confirmed: k3s change $id on $node (already); revert disarmed"
@@ -84,8 +98,7 @@ case $state in
         disarm
         report_state
         echo "confirmed: k3s change $id on $node; revert disarmed" ;;
-    reverting | reverted)
-        fail "the revert of the k3s change $id started at $(utc "$at"), before it was confirmed: $node is back to its state before the change (see $change_dir/revert.log); to run the change again: pulumi up --replace 'urn:pulumi:prod::oceanid-infra::x::y-k3s-change-preflight'" ;;
+    reverting | reverted) reverted ;;
     revert-failed)
         fail "the revert of the k3s change $id started before it was confirmed, and failed: $reason; see docs/runbooks/node-changes.md" ;;
     *) fail "no k3s change is armed on $node (expected $expected)" ;;

@@ -53,7 +53,7 @@ report_state() {
     message=${message//[\"\\]/}
     tries=${report_tries:-1}
     for try in $tries; do
-        if curl -fsS -o /dev/null --max-time 5 --cacert "$creds/server-ca.crt" --cert "$creds/client-kubelet.crt" --key "$creds/client-kubelet.key" \
+        if curl -fsS -o /dev/null --max-time 3 --cacert "$creds/server-ca.crt" --cert "$creds/client-kubelet.crt" --key "$creds/client-kubelet.key" \
             -X PATCH -H 'Content-Type: application/strategic-merge-patch+json' \
             --data "{\"status\":{\"conditions\":[{\"type\":\"OceanidNodeChange\",\"status\":\"$status\",\"reason\":\"$kind\",\"message\":\"$message\",\"lastHeartbeatTime\":\"$now\",\"lastTransitionTime\":\"$now\"}]}}" \
             'https://157.173.210.123:6443/api/v1/nodes/srv712695/status' 2>/dev/null; then

@@ -54,7 +54,7 @@ report_state() {
     message=${message//[\"\\]/}
     tries=${report_tries:-1}
     for try in $tries; do
-        if curl -fsS -o /dev/null --max-time 5 --cacert "$creds/server-ca.crt" --cert "$creds/client-kubelet.crt" --key "$creds/client-kubelet.key" \
+        if curl -fsS -o /dev/null --max-time 3 --cacert "$creds/server-ca.crt" --cert "$creds/client-kubelet.crt" --key "$creds/client-kubelet.key" \
             -X PATCH -H 'Content-Type: application/strategic-merge-patch+json' \
             --data "{\"status\":{\"conditions\":[{\"type\":\"OceanidNodeChange\",\"status\":\"$status\",\"reason\":\"$kind\",\"message\":\"$message\",\"lastHeartbeatTime\":\"$now\",\"lastTransitionTime\":\"$now\"}]}}" \
             'https://157.173.210.123:6443/api/v1/nodes/srv712695/status' 2>/dev/null; then
@@ -143,7 +143,8 @@ if [ ${#problems[@]} -eq 0 ]; then
         systemctl stop k3s-agent 2>/dev/null || true
     fi
 fi
-report_tries="1 2 3 4 5"
+# The final state is worth a few tries: the restarted k3s (the API, on a server) may take a moment.
+report_tries="1 2 3"
 if [ ${#problems[@]} -gt 0 ]; then
     write_state revert-failed "$(IFS=';'; echo "${problems[*]}")"
     report_state
@@ -152,5 +153,5 @@ if [ ${#problems[@]} -gt 0 ]; then
 fi
 write_state reverted
 disarm
-report_state
 echo "revert finished at $(date -u +%FT%TZ)"
+report_state
