@@ -6,7 +6,7 @@ OCEANID_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 OCEANID_CACHE=${XDG_CACHE_HOME:-$HOME/.cache}/oceanid-infra
 OCEANID_TOOLS=$OCEANID_ROOT/.tools
 
-# Pinned toolchain. Why each pin is what it is: README.md, "Toolchain".
+# Pinned toolchain. Why each pin is what it is: docs/toolchain.md.
 NODE_VERSION=24.9.0
 PULUMI_VERSION=3.259.0
 PULUMI_MIN_VERSION=3.229.0

@@ -58,8 +58,8 @@ function nodeOf(urn, parentOf) {
     return "";
 }
 
-// Every node-change step prints one line like this when it fails (README, "Node changes").
-const STEP_FAILED = /\b(?:PREFLIGHT|ARM|APPLY|GATE|CONFIRM) FAILED node=(\S+) reason=(.*)/;
+// Every node-change step prints one line like this when it fails (docs/node-changes.md).
+const STEP_FAILED = /\b(?:PREFLIGHT|DRAIN|APPLY|GATE|CONFIRM|UNCORDON) FAILED node=(\S+) reason=(.*)/;
 
 /** The failure to report: the first error naming a node, else the first error on a resource, else the first error. */
 function deployFailure(events) {

@@ -71,13 +71,27 @@ describe("scripts/ci/report.mjs deploy-failure: a node change's failure", () => 
     it("without such a line, the node is the failing resource's ClusterNode ancestor", () => {
         const text = readFileSync(FIXTURE, "utf8")
             .replace(/exit status 1: running [^"]*"[^"]*\":\\nGATE FAILED node=calypso reason=[^"]*/, "ssh: handshake failed: knownhosts: key mismatch\\n")
-            .replaceAll("calypso-k3s-change-gate", "calypso-k3s-change-arm")
+            .replaceAll("calypso-k3s-change-gate", "calypso-k3s-change-apply")
             .replaceAll("command:local:Command", "command:remote:Command");
-        const file = join(mkdtempSync(join(tmpdir(), "oceanid-events-")), "arm-failed.jsonl");
+        const file = join(mkdtempSync(join(tmpdir(), "oceanid-events-")), "apply-failed.jsonl");
         writeFileSync(file, text);
         const r = runStep("report.mjs", ["deploy-failure", file]);
         expect(r.code, r.output).toBe(0);
         expect(r.outputs.slice(0, 2)).toEqual(["node=calypso", "reason=ssh: handshake failed: knownhosts: key mismatch"]);
+    });
+
+    it("reads the drain's and uncordon's FAILED lines too", () => {
+        for (const step of ["DRAIN", "UNCORDON"]) {
+            const reason = "pods did not leave within 300s: default/db-0 (PodDisruptionBudget default/db allows no disruption)";
+            const text = readFileSync(FIXTURE, "utf8")
+                .replace(/GATE FAILED node=calypso reason=[^"\\]*/, `${step} FAILED node=calypso reason=${reason}`)
+                .replaceAll("calypso-k3s-change-gate", `calypso-k3s-change-${step.toLowerCase()}`);
+            const file = join(mkdtempSync(join(tmpdir(), "oceanid-events-")), `${step}.jsonl`);
+            writeFileSync(file, text);
+            const r = runStep("report.mjs", ["deploy-failure", file]);
+            expect(r.code, r.output).toBe(0);
+            expect(r.outputs.slice(0, 2)).toEqual(["node=calypso", `reason=${reason}`]);
+        }
     });
 
     it("a file that is not an event log: exit 2, naming it and the fix; nothing written", () => {

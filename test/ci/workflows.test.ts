@@ -1,31 +1,18 @@
 // The workflows as written: every run: step is a repository script or npm
 // target that exists (so CI can be run locally), and the rules the pipeline
-// keeps (pinned actions, least privilege, no pull_request_target, one deploy at a time).
+// keeps (least privilege, no pull_request_target, no caches of the actions' own,
+// one deploy at a time). Which commit each action is pinned to: action-pins.test.ts.
 import { accessSync, constants, existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { runStep } from "../helpers/ci-script";
 import { ROOT } from "../helpers/stack-file";
+import { FILES, steps, text, WORKFLOWS } from "./github-files";
 
-const GITHUB = join(ROOT, ".github");
-const WORKFLOWS = readdirSync(join(GITHUB, "workflows")).map((f) => join("workflows", f));
-const ACTIONS = readdirSync(join(GITHUB, "actions")).map((d) => join("actions", d, "action.yml"));
-const FILES = [...WORKFLOWS, ...ACTIONS];
-const text = (file: string) => readFileSync(join(GITHUB, file), "utf8");
-
-interface Step {
-    run?: string;
-    uses?: string;
-    with?: Record<string, unknown>;
-}
-
-/** Every step of a workflow's jobs or a composite action. */
-function steps(file: string): Step[] {
-    const doc = parse(text(file));
-    if (doc.runs) return doc.runs.steps;
-    return Object.values(doc.jobs as Record<string, { steps: Step[] }>).flatMap((j) => j.steps);
-}
+const lib = readFileSync(join(ROOT, "scripts", "lib.sh"), "utf8");
+/** A version scripts/lib.sh pins (`NAME=value`). */
+const pinned = (name: string) => new RegExp(`^${name}=(\\S+)$`, "m").exec(lib)![1];
 
 const scripts = Object.keys(JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")).scripts);
 
@@ -57,16 +44,10 @@ describe("workflow run: steps", () => {
 });
 
 describe("workflow rules", () => {
-    it("every action is pinned to a full commit SHA with its version in a comment; local actions exist", () => {
-        for (const file of FILES) {
-            for (const line of text(file)
-                .split("\n")
-                .filter((l) => /^\s*(- )?uses:/.test(l))) {
-                const ref = line.replace(/^\s*(- )?uses:\s*/, "");
-                if (ref.startsWith("./")) expect(existsSync(join(ROOT, ref, "action.yml")), ref).toBe(true);
-                else expect(ref, `${file}: ${line}`).toMatch(/^[\w.-]+\/[\w./-]+@[0-9a-f]{40} # v\d+\.\d+\.\d+$/);
-            }
-        }
+    it("every local action it uses exists", () => {
+        const local = FILES.flatMap((f) => steps(f)).flatMap((s) => (s.uses?.startsWith("./") ? [s.uses] : []));
+        expect(local).toHaveLength(5);
+        for (const ref of local) expect(existsSync(join(ROOT, ref, "action.yml")), ref).toBe(true);
     });
 
     it("grants nothing at the top, and each job only what it uses", () => {
@@ -100,15 +81,36 @@ describe("workflow rules", () => {
         expect(deploy.jobs.deploy.environment).toBe("prod");
     });
 
-    it("the deploy and scheduled jobs join the tailnet with the CI tag the tailnet policy grants", () => {
+    it("the deploy and scheduled jobs join the tailnet with the CI tag the tailnet policy grants, on the lab's Tailscale", () => {
         for (const file of ["workflows/deploy.yml", "workflows/drift.yml"]) {
-            const join = steps(file).find((s) => s.uses?.startsWith("tailscale/github-action@"));
-            expect(join?.with, file).toEqual({
-                "oauth-client-id": "${{ secrets.TS_OAUTH_CLIENT_ID }}",
-                "oauth-secret": "${{ secrets.TS_OAUTH_SECRET }}",
-                tags: "tag:oceanid-ci",
-            });
+            const join = steps(file).filter((s) => s.uses?.startsWith("tailscale/github-action@"));
+            expect(
+                join.map((s) => s.with),
+                file,
+            ).toEqual([
+                {
+                    "oauth-client-id": "${{ secrets.TS_OAUTH_CLIENT_ID }}",
+                    "oauth-secret": "${{ secrets.TS_OAUTH_SECRET }}",
+                    tags: "tag:oceanid-ci",
+                    version: pinned("TAILSCALE_VERSION"),
+                    "use-cache": false,
+                },
+            ]);
         }
+    });
+
+    it("no action keeps a cache of its own: the toolchain's actions/cache is the only one", () => {
+        const all = FILES.flatMap((f) => steps(f));
+        const cachesOff = (action: string, input: string) => {
+            const uses = all.filter((s) => s.uses?.startsWith(`${action}@`));
+            expect(uses.length, action).toBeGreaterThan(0);
+            for (const s of uses) expect(s.with?.[input], `${action} ${input}`).toBe(false);
+        };
+        cachesOff("actions/setup-node", "package-manager-cache");
+        cachesOff("actions/setup-go", "cache");
+        cachesOff("tailscale/github-action", "use-cache");
+        const caches = all.filter((s) => s.uses?.startsWith("actions/cache@"));
+        expect(caches.map((s) => s.with?.path)).toEqual(["~/.cache/oceanid-infra"]);
     });
 
     it("secrets come only from an environment's jobs", () => {
@@ -123,16 +125,13 @@ describe("workflow rules", () => {
 
 describe("scripts/ci/versions", () => {
     it("hands the setup actions the versions scripts/lib.sh pins", () => {
-        const lib = readFileSync(join(ROOT, "scripts", "lib.sh"), "utf8");
-        const pinned = (name: string) => new RegExp(`^${name}=(\\S+)$`, "m").exec(lib)![1];
         const r = runStep("versions", []);
         expect(r.code, r.output).toBe(0);
         expect(r.outputs).toEqual([`node=${pinned("NODE_VERSION")}`, `pulumi=${pinned("PULUMI_VERSION")}`, `go=${pinned("GO_MIN_VERSION")}`]);
     });
 
     it("asks for a Go at least as new as every toolchain module's go directive", () => {
-        const lib = readFileSync(join(ROOT, "scripts", "lib.sh"), "utf8");
-        const goMin = /^GO_MIN_VERSION=(\S+)$/m.exec(lib)![1];
+        const goMin = pinned("GO_MIN_VERSION");
         const toolchain = join(ROOT, "scripts", "toolchain");
         const mods = readdirSync(toolchain, { recursive: true, encoding: "utf8" }).filter((f) => f === "go.mod" || f.endsWith("/go.mod"));
         const newer = mods

@@ -29,7 +29,7 @@ const CRASH = "v1.33.7+k3s1";
 /** Served (by the test's own server) with the hash file of NEXT: a mismatch. */
 const BAD_HASH = "v1.33.8+k3s1";
 const GRACE = 5;
-// Another subnet than the other lab files', so they run alongside (README: one per file).
+// Another subnet than the other lab files', so they run alongside (test/lab/README.md: one per file).
 const SUBNET = 7;
 const PREFIX = `10.198.${SUBNET}`;
 const NODES = [
@@ -193,7 +193,7 @@ suite("node lab", () => {
             if (n.version) expect(lab.servicePid(n.name), n.name).toBeGreaterThan(1);
             else expect(lab.servicePid(n.name), n.name).toBeUndefined();
         }
-        // README: a lab of three nodes starts in about 16 s; five, on two loaded cores, take longer.
+        // test/lab/README.md: a lab of three nodes starts in about 16 s; five, on two loaded cores, take longer.
         expect(startMs).toBeLessThan(60_000);
     });
 

@@ -18,7 +18,7 @@ const suite = describeNeeding(["pulumi", "weed", "curl"]);
 const s3 = useS3Server();
 const seconds = timings("S3 backend timings (s)");
 
-/** The dev stack's one secret (Pulumi.dev.yaml, README "dev") and its public passphrase. */
+/** The dev stack's one secret (Pulumi.dev.yaml, docs/delivery.md "dev") and its public passphrase. */
 const DEV_SECRET = "dev-dummy-auth-key-not-a-real-credential";
 const DEV_PASSPHRASE = "oceanid-dev-only";
 const LOCKS = ".pulumi/locks/";
@@ -174,7 +174,7 @@ suite("the dev stack in an S3 bucket", () => {
         expect(up.code, up.output).toBe(0);
         // Whether the killed update checkpointed its in-flight create as a pending operation depends on when the
         // kill lands. Pulumi keeps such an operation through `up` (which creates the resource again) and warns
-        // about it, naming it, until it is cleared (README, "Team state").
+        // about it, naming it, until it is cleared (docs/delivery.md, "Team state").
         const pendingAfter = (exported().deployment.pending_operations ?? []).map((p) => `${p.type} ${p.resource.urn}`);
         expect(pendingAfter).toEqual(pendingBefore);
         for (const p of pendingBefore) {
