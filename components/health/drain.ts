@@ -189,7 +189,8 @@ async function cordon(spec: DrainSpec, node: V1Node, api: NodeApi, session: Sess
             return false;
         }
         // An earlier change that stopped between its drain and its uncordon left it: this one takes it over.
-        if (state.cordoned && state.byOceanid) progress(`${spec.node} was left cordoned by a ${state.kind} node change since ${state.since ?? "?"}: draining it again`);
+        if (state.cordoned && state.byOceanid)
+            progress(`${spec.node} was left cordoned by a ${state.kind} node change since ${state.since ?? "?"}: draining it again`);
         try {
             // The resourceVersion makes the API server refuse (409) if the Node changed since it was read.
             await api.patchNode(spec.node, cordonPatch(spec.change, session.io.now(), node.metadata?.resourceVersion));

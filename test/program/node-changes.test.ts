@@ -113,7 +113,11 @@ describe("node changes under the mock runtime", () => {
         const confirm = plain(named("srv712695-k3s-change-confirm").inputs.create) as string;
         expect(confirm).toContain(shellQuote("expected='20261204T210000Z-0a1b2c3d'").slice(1, -1));
         expect(confirm).toContain("to run the change again: $rerun");
-        expect(confirm).toContain(shellQuote(`rerun=${shellQuote("pulumi up --replace 'urn:pulumi:dev::oceanid-infra::oceanid:nodes:NodeChange$command:remote:Command::srv712695-k3s-change-preflight'")}`).slice(1, -1));
+        expect(confirm).toContain(
+            shellQuote(
+                `rerun=${shellQuote("pulumi up --replace 'urn:pulumi:dev::oceanid-infra::oceanid:nodes:NodeChange$command:remote:Command::srv712695-k3s-change-preflight'")}`,
+            ).slice(1, -1),
+        );
     });
 
     it("wraps every remote script in timeout with the configured limits", () => {
