@@ -35,13 +35,34 @@ function buildProblem(root = ROOT) {
 }
 
 /**
- * Loads `<root>/dist/<modulePath>` when the build is current; otherwise says why on one line,
- * sets exit code 2 and returns undefined.
+ * Why this Node.js cannot run the tools, or undefined: the compiled code and its dependencies need
+ * the major release package.json's "engines" names (">=22"); an older one fails deep inside a
+ * dependency with a stack trace, so it is refused up front. Plain ES5-level code: it must parse
+ * and run on any Node.js.
+ */
+function nodeProblem(version = process.versions.node, root = ROOT) {
+    var engines = JSON.parse(readFileSync(join(root, "package.json"), "utf8")).engines.node;
+    var need = Number(/^>=\s*(\d+)/.exec(engines)[1]);
+    if (Number(version.split(".")[0]) >= need) return undefined;
+    return (
+        "needs Node.js " +
+        need +
+        " or newer (package.json engines " +
+        JSON.stringify(engines) +
+        "), and this is Node.js " +
+        version +
+        ": run it with the project's (npm run setup puts one in .tools/bin), e.g. bash scripts/with-tools npx <tool> ..."
+    );
+}
+
+/**
+ * Loads `<root>/dist/<modulePath>` when this Node.js is new enough and the build is current;
+ * otherwise says why on one line, sets exit code 2 and returns undefined.
  */
 function loadCompiled(tool, modulePath, root = ROOT) {
-    const problem = buildProblem(root);
+    const problem = nodeProblem(process.versions.node, root)?.replace("<tool>", tool) ?? buildProblem(root);
     if (problem !== undefined) {
-        process.stderr.write(`${tool}: ${problem}: run 'npm run build'\n`);
+        process.stderr.write(problem.startsWith("needs Node.js") ? `${tool}: ${problem}\n` : `${tool}: ${problem}: run 'npm run build'\n`);
         process.exitCode = 2;
         return undefined;
     }
@@ -51,7 +72,7 @@ function loadCompiled(tool, modulePath, root = ROOT) {
     return require(join(root, "dist", modulePath));
 }
 
-module.exports = { buildProblem, loadCompiled, ROOT };
+module.exports = { buildProblem, loadCompiled, nodeProblem, ROOT };
 
 // `node policies/cli/compiled.cjs`: exit 0 when dist/ is current, else 1 with the reason (scripts/setup).
 if (require.main === module) {

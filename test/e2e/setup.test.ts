@@ -1,5 +1,5 @@
 // scripts/setup on a machine that lacks something: it names the step and what to install.
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { cpSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -40,8 +40,8 @@ suite("scripts/setup", () => {
         });
         expect(r.status).toBe(1);
         expect(r.stdout).not.toContain("building in the background");
-        expect(r.stdout).toContain("==> [2/14] npm packages (npm ci)\n    up to date");
-        expect(r.stdout).toContain("==> [3/14] Pulumi CLI and Node.js language host");
+        expect(r.stdout).toContain("==> [2/7] npm packages (npm ci)\n    up to date");
+        expect(r.stdout).toContain("==> [3/7] Pulumi CLI and Node.js language host");
         expect(r.stdout).toMatch(/using .+\/\.tools\/bin\/pulumi \(v3\.259\.0\) and its own language host/);
         expect(r.stderr.trim().split("\n").at(-1)).toBe(
             "setup: step 4 failed: building the kubernetes provider needs Go >= 1.26.6, found 'no go on PATH': install it (https://go.dev/dl, or Debian's golang package when new enough) and rerun",
@@ -67,7 +67,7 @@ suite("scripts/setup", () => {
             ].join("\n"),
             { mode: 0o755 },
         );
-        const r = spawnSync("bash", [join(root, "scripts", "setup")], {
+        const r = spawnSync("bash", [join(root, "scripts", "setup"), "--tests"], {
             encoding: "utf8",
             env: {
                 ...process.env,
@@ -91,5 +91,47 @@ suite("scripts/setup", () => {
         const pids = readFileSync(join(root, "go-pids"), "utf8").trim().split("\n").map(Number);
         expect(pids.length).toBeGreaterThan(1);
         expect(pids.filter(pidAlive)).toEqual([]);
+    });
+});
+
+suite("scripts/setup's progress", () => {
+    it("says what it waits for, for how long, and what to expect, at a steady pace; a first build here gets the measured figure", async () => {
+        const root = emptyCacheCopy();
+        // A go that is new enough and whose module download never ends: the provider's build hangs.
+        const bin = join(root, "fake-go");
+        mkdirSync(bin);
+        writeFileSync(
+            join(bin, "go"),
+            ["#!/bin/sh", 'case "$1 $2" in', '  "env GOVERSION") echo go1.26.8 ;;', "  *) exec sleep 120 ;;", "esac", ""].join("\n"),
+            {
+                mode: 0o755,
+            },
+        );
+        const child = spawn("bash", [join(root, "scripts", "setup")], {
+            env: {
+                ...process.env,
+                PATH: `${bin}:${TOOLS_BIN}:/usr/bin:/bin`,
+                XDG_CACHE_HOME: join(root, "cache"),
+                PULUMI_HOME: join(root, "pulumi-home"),
+                OCEANID_SETUP_PROGRESS_SECONDS: "2",
+            },
+            detached: true,
+            stdio: ["ignore", "pipe", "pipe"],
+        });
+        let out = "";
+        child.stdout.on("data", (d) => (out += d));
+        const jobs = join(root, "cache", "oceanid-infra", "setup-jobs");
+        const line = (s: string) =>
+            `    ... the kubernetes provider: waiting ${s} so far; about 9m02s on 2 cores (measured 2026-12-04) (log: ${jobs}/k8s_provider.log)`;
+        try {
+            const t0 = Date.now();
+            while (!out.includes(line("0m04s")) && Date.now() - t0 < 30_000) await new Promise((r) => setTimeout(r, 100));
+            const lines = out.split("\n");
+            expect(lines).toContain("==> [4/7] kubernetes provider plugin 4.24.1+git.f47bc2d6f199");
+            expect(lines.slice(lines.indexOf("==> [4/7] kubernetes provider plugin 4.24.1+git.f47bc2d6f199") + 1, -1)).toEqual([line("0m02s"), line("0m04s")]);
+        } finally {
+            process.kill(-child.pid!, "SIGTERM");
+            await new Promise((r) => child.once("exit", r));
+        }
     });
 });
