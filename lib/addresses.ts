@@ -10,7 +10,14 @@ const TAILSCALE_RANGES: ReadonlyArray<[ipaddr.IPv4 | ipaddr.IPv6, number]> = [ip
  * isTailscaleAddress.
  */
 export const TAILSCALE_IPV4_PATTERN = "^100\\.(6[4-9]|[7-9][0-9]|1[01][0-9]|12[0-7])(\\.(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])){2}$";
-export const TAILSCALE_IPV6_PATTERN = "^fd7a:115c:a1e0(:[0-9a-f]{0,4}){1,5}$";
+/** The five groups after the /48 prefix: written out, or with one "::" standing for at least one zero group. */
+const IPV6_TAIL = [
+    "(:[0-9a-f]{1,4}){5}",
+    ...[0, 1, 2, 3, 4].flatMap((before) =>
+        Array.from({ length: 5 - before }, (_, after) => `(:[0-9a-f]{1,4}){${before}}::${after === 0 ? "" : `[0-9a-f]{1,4}(:[0-9a-f]{1,4}){${after - 1}}`}`),
+    ),
+];
+export const TAILSCALE_IPV6_PATTERN = `^fd7a:115c:a1e0(${IPV6_TAIL.join("|")})$`;
 
 /** True for a literal IPv4 (four decimal parts) or IPv6 address: no CIDR, no hostname. */
 export function isIpAddress(value: string): boolean {
@@ -19,7 +26,9 @@ export function isIpAddress(value: string): boolean {
 
 /** True when `value` is an IP address inside one of Tailscale's address ranges. */
 export function isTailscaleAddress(value: string): boolean {
-    if (!isIpAddress(value)) return false;
+    // The patterns' spellings only: no zone (fd7a:115c:a1e0::1%eth0, never a peer's address) and no
+    // embedded IPv4 form, which admission's regular expressions cannot read either.
+    if (!isIpAddress(value) || !(new RegExp(TAILSCALE_IPV4_PATTERN).test(value) || new RegExp(TAILSCALE_IPV6_PATTERN).test(value.toLowerCase()))) return false;
     const addr = ipaddr.parse(value);
     return TAILSCALE_RANGES.some(([range, bits]) => addr.kind() === range.kind() && addr.match(range, bits));
 }

@@ -41,7 +41,13 @@ function buildProblem(root = ROOT) {
  * and run on any Node.js.
  */
 function nodeProblem(version = process.versions.node, root = ROOT) {
-    var engines = JSON.parse(readFileSync(join(root, "package.json"), "utf8")).engines.node;
+    // A copy of the tools without package.json still needs the same release.
+    var engines = ">=22";
+    try {
+        engines = JSON.parse(readFileSync(join(root, "package.json"), "utf8")).engines.node;
+    } catch (e) {
+        // keep the default
+    }
     var need = Number(/^>=\s*(\d+)/.exec(engines)[1]);
     if (Number(version.split(".")[0]) >= need) return undefined;
     return (

@@ -1,4 +1,4 @@
-import type { Rule } from "../engine/rule";
+import { remediationFor, type Rule } from "../engine/rule";
 import type { GuardReport } from "./report";
 
 const PARSE_ERROR_RULE = "oceanid-guard-input";
@@ -14,7 +14,7 @@ export function toSarif(report: GuardReport, rules: readonly Rule[], version: st
     const { SarifBuilder, SarifResultBuilder, SarifRuleBuilder, SarifRunBuilder } = require("node-sarif-builder") as typeof import("node-sarif-builder");
     const run = new SarifRunBuilder().initSimple({ toolDriverName: "oceanid-guard", toolDriverVersion: version });
     for (const rule of rules) {
-        run.addRule(new SarifRuleBuilder().initSimple({ ruleId: rule.id, shortDescriptionText: rule.description, fullDescriptionText: rule.remediation }));
+        run.addRule(new SarifRuleBuilder().initSimple({ ruleId: rule.id, shortDescriptionText: rule.description, fullDescriptionText: remediationFor(rule) }));
     }
     run.addRule(new SarifRuleBuilder().initSimple({ ruleId: PARSE_ERROR_RULE, shortDescriptionText: "A manifest could not be read or parsed." }));
     for (const v of report.violations) {

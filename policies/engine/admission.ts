@@ -3,7 +3,9 @@
 // cannot get around them. Each rule brings its own CEL (Rule.admission); this
 // builder adds the shared variables, the platform exemptions and the binding.
 import { celString, POD_SPEC } from "./cel";
-import type { GuardConfig } from "./guard-config";
+import { provisionerOf, type GuardConfig, type PlatformExemption } from "./guard-config";
+import { normalizeHostPath } from "./host-path";
+import { CONTROLLER_REF_CEL, OWNERS_CEL } from "./ownership";
 import { POD_CARRYING_KINDS, READ_BY_SHAPE_CEL, SHAPE_MAX_POD_SPECS, shapeContainersCel, shapePodSpecsCel } from "./pod-spec";
 import type { Rule } from "./rule";
 
@@ -45,12 +47,29 @@ export interface AdmissionOptions {
     readonly now: Date;
 }
 
+/** An exemption as rows of [kind, namespace, name, policy, allowance type, value, "readOnly" or ""]; a whole-rule exemption has type "". */
+function exemptionRows(e: PlatformExemption): string[][] {
+    const head = [e.kind, e.namespace ?? "", e.name];
+    const allowances: string[][] =
+        e.allow === undefined
+            ? [["", "", ""]]
+            : [
+                  ...(e.allow.hostPaths ?? []).map((h) => ["hostPath", normalizeHostPath(h.path), h.readOnly ? "readOnly" : ""]),
+                  ...(e.allow.capabilities ?? []).map((c) => ["capability", c.trim().toUpperCase().replace(/^CAP_/, ""), ""]),
+                  ...(e.allow.privileged ? [["privileged", "", ""]] : []),
+                  ...(e.allow.hostNamespaces ?? []).map((n) => ["hostNamespace", n, ""]),
+              ];
+    return e.policies.flatMap((p) => allowances.map((a) => [...head, p, ...a]));
+}
+
 /** The variables every rule's expression may use (cel.ts names them). */
 function variables(config: GuardConfig, now: Date) {
     const today = now.toISOString().slice(0, 10);
     const exemptions = config.exemptions
         .filter((e) => e.expires === undefined || e.expires >= today)
-        .flatMap((e) => e.policies.map((p) => `[${[e.kind, e.namespace ?? "", e.name, p].map(celString).join(", ")}]`));
+        .flatMap(exemptionRows)
+        .map((row) => `[${row.map(celString).join(", ")}]`);
+    const provisioned = config.provisionedVolumes.map(provisionerOf).map((p) => `[${celString(p.identity)}, ${celString(p.path)}]`);
     const list = (field: string) => `(has(${POD_SPEC}.${field}) ? ${POD_SPEC}.${field} : [])`;
     // CEL has no flatten: the shape pod specs' lists are joined one by one, up to SHAPE_MAX_POD_SPECS
     // (each bound to `p` by a one-element map, as has() takes only a field of a name).
@@ -82,19 +101,35 @@ function variables(config: GuardConfig, now: Date) {
         // `namespace` is a reserved word in CEL: the API server refuses it as a variable name.
         { name: "objectNamespace", expression: 'has(object.metadata.namespace) ? object.metadata.namespace : ""' },
         { name: "exemptions", expression: `[${exemptions.join(", ")}]` },
+        { name: "controllerRef", expression: CONTROLLER_REF_CEL },
+        { name: "owners", expression: OWNERS_CEL },
+        // The exemption rows for the object or an owner its creator proves (ownership.ts).
+        {
+            name: "matched",
+            expression: "variables.exemptions.filter(x, x[1] == variables.objectNamespace && variables.owners.exists(o, o[0] == x[0] && o[1] == x[2]))",
+        },
+        { name: "allowed", expression: 'variables.matched.filter(x, x[4] != "").map(x, [x[3], x[4], x[5], x[6]])' },
+        // Pods a DaemonSet's controller creates are judged as their DaemonSet is.
+        { name: "fromDaemonSet", expression: 'variables.owners.exists(o, o[0] == "DaemonSet")' },
+        { name: "provisioned", expression: `[${provisioned.join(", ")}]` },
     ];
 }
 
 /** The ValidatingAdmissionPolicy and its binding for `rules`, as plain objects. */
 export function admissionManifests(name: string, rules: readonly Rule[], options: AdmissionOptions) {
-    const exempt = (id: string) =>
-        `variables.exemptions.exists(x, x[0] == object.kind && x[1] == variables.objectNamespace && x[2] == object.metadata.name && x[3] == ${celString(id)})`;
+    const exempt = (id: string) => `variables.matched.exists(x, x[3] == ${celString(id)} && x[4] == "")`;
     const validations = rules.flatMap((rule) => {
         if ("none" in rule.admission) return [];
+        const message = `${rule.id}: ${rule.admission.message} (oceanid guardrails; run oceanid-guard on the manifest for details)`;
         return [
             {
                 expression: `${exempt(rule.id)} || (${rule.admission.expression})`,
-                message: `${rule.id}: ${rule.admission.message} (oceanid guardrails; run oceanid-guard on the manifest for details)`,
+                message,
+                // The exemption route names the owner the creating controller proved, which is what an exemption can name.
+                messageExpression:
+                    `${celString(`${message}. If it is trusted with the node, exempt it in policies/guard-config.yaml: exemptions: [{kind: `)} + ` +
+                    `variables.owners[size(variables.owners) - 1][0] + (variables.objectNamespace == "" ? "" : ", namespace: " + variables.objectNamespace) + ` +
+                    `", name: " + variables.owners[size(variables.owners) - 1][1] + ${celString(`, policies: [${rule.id}], reason: "<why this is safe>"}].`)}`,
                 reason: "Forbidden",
             },
         ];

@@ -21,3 +21,8 @@ export const podFlagCel = (field: string): string => `(has(${POD_SPEC}.${field})
 
 /** The check holds for every container, each bound as `c`. */
 export const everyContainerCel = (check: string): string => `${CONTAINERS}.all(c, ${check})`;
+
+/** A narrow platform exemption (variables.allowed, admission.ts) lets `rule` break on this `type` of thing with `value`. */
+export const allowedCel = (rule: string, type: string, value?: string): string =>
+    // Bound as `a`: `value` must not use that name.
+    `variables.allowed.exists(a, a[0] == ${celString(rule)} && a[1] == ${celString(type)}${value === undefined ? "" : ` && a[2] == ${value}`})`;

@@ -2,7 +2,9 @@ import { decideExemption, type AppliedExemption } from "./exemptions";
 import type { GuardConfig } from "./guard-config";
 import { describeObject, objectMeta, type KubeObject } from "./kube-object";
 import { podSpecsOf } from "./pod-spec";
-import type { EnforcementLevel, Rule } from "./rule";
+import { remediationFor, type EnforcementLevel, type RemediationContext, type Rule } from "./rule";
+import { exemptionRoute } from "./exemption-route";
+import { runsTailscale } from "./tailscale-command-lines";
 import { read, readList, UNKNOWN } from "./unknown";
 
 /** One rule broken by one object, as every gate reports it. */
@@ -42,17 +44,18 @@ export function evaluate(objects: readonly KubeObject[], rules: readonly Rule[],
     const violations: Violation[] = [];
     const exemptions: AppliedExemption[] = [];
     for (const obj of objects) {
+        let context: RemediationContext | undefined;
         for (const rule of rules) {
             const findings = rule.check(obj);
             if (findings.length === 0) continue;
-            const decision = decideExemption(obj, rule.id, { platform: config.exemptions, annotations: opts.annotations, now: opts.now });
-            if (decision.applied) {
-                exemptions.push(decision.applied);
-                continue;
-            }
+            const decision = decideExemption(obj, rule.id, findings, { platform: config.exemptions, annotations: opts.annotations, now: opts.now });
+            exemptions.push(...decision.applied);
+            if (decision.remaining.length === 0) continue;
             const meta = objectMeta(obj);
             const subject = describeObject(obj);
-            for (const f of findings) {
+            context ??= { kind: obj.kind, tailscale: runsTailscale(obj) };
+            const remediation = `${remediationFor(rule, context)} ${exemptionRoute(rule.id, opts.annotations ? "annotation" : "platform", obj)}`;
+            for (const f of decision.remaining) {
                 violations.push({
                     policy: rule.id,
                     enforcementLevel: f.unknown && config.unknownValues === "advisory" ? "advisory" : rule.enforcementLevel,
@@ -61,7 +64,7 @@ export function evaluate(objects: readonly KubeObject[], rules: readonly Rule[],
                     ...(meta.namespace === undefined ? {} : { namespace: meta.namespace }),
                     ...obj.source,
                     message: `${subject}: ${f.detail}${decision.note ? ` (${decision.note})` : ""}`,
-                    remediation: rule.remediation,
+                    remediation,
                     unknown: f.unknown,
                 });
             }

@@ -21,7 +21,8 @@ export const POD_CARRYING_KINDS = Object.keys(POD_SPEC_PATHS);
  * list): Argo Rollouts, OpenKruise, Knative, KubeVirt (spec.template.spec);
  * Knative Revision, Tekton Task, Argo Workflow, SidecarSet (spec); Argo
  * Workflow templates; Tekton TaskRun and PipelineRun pod templates; Volcano
- * tasks, Ray worker groups, JobSet jobs. Admission reads exactly these.
+ * tasks, Ray worker groups, JobSet jobs; the Tailscale operator's ProxyClass
+ * (spec.statefulSet.pod). Admission reads exactly these.
  */
 export const SHAPE_POD_SPEC_PATHS: ReadonlyArray<readonly string[]> = [
     ["spec"],
@@ -42,9 +43,10 @@ export const SHAPE_POD_SPEC_PATHS: ReadonlyArray<readonly string[]> = [
     ["spec", "workerGroupSpecs", "*", "template", "spec"],
     ["spec", "tasks", "*", "template", "spec"],
     ["spec", "replicatedJobs", "*", "template", "spec", "template", "spec"],
+    ["spec", "statefulSet", "pod"],
 ];
 
-/** Containers a pod spec may hold besides its three lists: Argo's container, script, containerSet and sidecars; Tekton's steps. */
+/** Containers a pod spec may hold besides its three lists: Argo's container, script, containerSet and sidecars; Tekton's steps; a ProxyClass's Tailscale containers. */
 export const EXTRA_CONTAINER_FIELDS: ReadonlyArray<{ readonly path: readonly string[]; readonly list: boolean }> = [
     { path: ["container"], list: false },
     { path: ["script"], list: false },
@@ -52,6 +54,8 @@ export const EXTRA_CONTAINER_FIELDS: ReadonlyArray<{ readonly path: readonly str
     { path: ["sidecars"], list: true },
     { path: ["steps"], list: true },
     { path: ["stepTemplate"], list: false },
+    { path: ["tailscaleContainer"], list: false },
+    { path: ["tailscaleInitContainer"], list: false },
 ];
 
 /** How deep (from the object, which is level 0) a pod template is looked for; deeper content is unreadable to every gate. */

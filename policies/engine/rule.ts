@@ -4,11 +4,24 @@ import { read, UNKNOWN } from "./unknown";
 
 export type EnforcementLevel = "mandatory" | "advisory";
 
+/**
+ * What exactly a finding is about, when a narrow exemption (guard-config
+ * `allow`) can name it: a host path (and whether every mount of it is
+ * read-only), a capability, privileged mode, a host namespace.
+ */
+export type Allowance =
+    | { readonly type: "hostPath"; readonly path: string; readonly readOnly: boolean }
+    | { readonly type: "capability"; readonly value: string }
+    | { readonly type: "privileged" }
+    | { readonly type: "hostNamespace"; readonly value: string };
+
 /** One thing wrong with one object. `detail` follows "<Kind> <ns>/<name>: " in the message. */
 export interface Finding {
     readonly detail: string;
     /** True when the finding exists because a value is not known yet (preview). */
     readonly unknown: boolean;
+    /** Set when a narrow exemption may allow exactly this. */
+    readonly allowance?: Allowance;
 }
 
 /**
@@ -30,8 +43,8 @@ export interface Rule {
     /** Stable ID, `<scope>-<verb>-<what>`; also the policy name in the pack. */
     readonly id: string;
     readonly description: string;
-    /** What to do instead, shown with every violation. */
-    readonly remediation: string;
+    /** What to do instead, shown with every violation: one text, or one per kind of workload. */
+    readonly remediation: string | ((ctx: RemediationContext) => string);
     readonly enforcementLevel: EnforcementLevel;
     check(obj: KubeObject): Finding[];
     /**
@@ -39,6 +52,18 @@ export interface Rule {
      * an advisory rule may instead say why it has none.
      */
     readonly admission: AdmissionCheck | { readonly none: string };
+}
+
+/** What a remediation may depend on: the object's kind, and whether it runs Tailscale. */
+export interface RemediationContext {
+    readonly kind: string;
+    readonly tailscale: boolean;
+}
+
+/** A rule's remediation for one object (`ctx` undefined: the text for any workload, as in a SARIF rule). */
+export function remediationFor(rule: Rule, ctx?: RemediationContext): string {
+    if (typeof rule.remediation === "string") return rule.remediation;
+    return rule.remediation(ctx ?? { kind: "", tailscale: false });
 }
 
 export function cannotProve(path: ReadonlyArray<string | number>, what: string): Finding {

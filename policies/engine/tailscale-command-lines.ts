@@ -1,5 +1,6 @@
 import { celString, VOLUMES } from "./cel";
-import type { PodSpecView } from "./pod-spec";
+import type { KubeObject } from "./kube-object";
+import { containersOf, podSpecsOf, type PodSpecView } from "./pod-spec";
 import { goFields, otherSpaceCel, PENDING, tailscaledConfigCel, tailscaledFlags, USERSPACE_TUN, type Unseen } from "./tailscale";
 import { isUnknown, read, readList, UNKNOWN, type Unknown } from "./unknown";
 
@@ -207,3 +208,11 @@ export const tailscaleContainerCel =
     '((has(c.image) && (c.image.lowerAscii().contains("tailscale") || c.image.lowerAscii().contains("containerboot"))) || ' +
     `${commandLinesCel}.exists(l, l.exists(w, w.lowerAscii().contains("tailscale") || w.lowerAscii().contains("containerboot"))) || ` +
     '(has(c.env) && c.env.exists(e, e.name.startsWith("TS_"))))';
+
+/** Whether any container of the object runs Tailscale: its messages then speak of Tailscale. */
+export function runsTailscale(obj: KubeObject): boolean {
+    return podSpecsOf(obj).some((view) => {
+        const containers = containersOf(view);
+        return containers !== UNKNOWN && containers.some((c) => c.container !== UNKNOWN && isTailscaleContainer(c.container));
+    });
+}

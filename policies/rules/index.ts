@@ -2,6 +2,9 @@ import { daemonsetNoHostNetwork } from "./daemonset-no-host-network/rule";
 import type { Rule } from "../engine/rule";
 import { helmReleaseOpaque } from "./helm-release-opaque/rule";
 import { noHostPathNetworkState } from "./no-host-path-network-state/rule";
+import { noHostPathNodeRuntime } from "./no-host-path-node-runtime/rule";
+import { noInClusterNodeUpgrade } from "./no-in-cluster-node-upgrade/rule";
+import { operatorResourceOpaque } from "./operator-resource-opaque/rule";
 import { noOpaquePodTemplate } from "./no-opaque-pod-template/rule";
 import { noPrivilegedNetworking } from "./no-privileged-networking/rule";
 import { tailscaleExitNodeByIp } from "./tailscale-exit-node-by-ip/rule";
@@ -16,9 +19,12 @@ export const RULES: readonly Rule[] = [
     daemonsetNoHostNetwork,
     workloadNoHostNamespaces,
     noHostPathNetworkState,
+    noHostPathNodeRuntime,
     noPrivilegedNetworking,
     tailscaleExitNodeByIp,
     tailscaleUserspaceOnly,
     noOpaquePodTemplate,
+    noInClusterNodeUpgrade,
     helmReleaseOpaque,
+    operatorResourceOpaque,
 ];

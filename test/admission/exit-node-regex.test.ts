@@ -38,4 +38,26 @@ describe("Tailscale address regexes agree with ipaddr.js", () => {
             expect(regexSays(v), v).toBe(isTailscaleAddress(v));
         }
     });
+
+    it("on every IPv6 spelling: a zone, an embedded IPv4 form, too many groups, a bare prefix (both refuse), the long and short forms (both accept)", () => {
+        for (const v of [
+            "fd7a:115c:a1e0::1%eth0",
+            "fd7a:115c:a1e0::100.64.0.1",
+            "fd7a:115c:a1e0:::",
+            "fd7a:115c:a1e0::1:2:3:4:5",
+            "fd7a:115c:a1e0:1:2:3:4:5:6",
+            "fd7a:115c:a1e0",
+        ]) {
+            expect([v, regexSays(v), isTailscaleAddress(v)]).toEqual([v, false, false]);
+        }
+        for (const v of [
+            "fd7a:115c:a1e0::1",
+            "fd7a:115c:a1e0::",
+            "fd7a:115c:a1e0:ab12:4843:cd96:6258:b240",
+            "FD7A:115C:A1E0:0:0:0:0:1",
+            "fd7a:115c:a1e0:1::2:3:4",
+        ]) {
+            expect([v, regexSays(v), isTailscaleAddress(v)]).toEqual([v, true, true]);
+        }
+    });
 });

@@ -32,7 +32,8 @@ describe("admission policy objects", () => {
             "workload-no-host-namespaces",
         ]);
         expect(messages[0]).toBe(
-            "daemonset-no-host-network: DaemonSet pods must not use hostNetwork: true (oceanid guardrails; run oceanid-guard on the manifest for details)",
+            "daemonset-no-host-network: DaemonSet pods must not use hostNetwork: true (oceanid guardrails; run oceanid-guard on the manifest for details). " +
+                'If it is trusted with the node, exempt it in policies/guard-config.yaml: exemptions: [{kind: DaemonSet, namespace: tailscale, name: tailscale-worker, policies: [daemonset-no-host-network], reason: "<why this is safe>"}].',
         );
     });
 
@@ -74,7 +75,7 @@ describe("admission policy objects", () => {
     it("leave out expired platform exemptions (the API server's CEL has no clock)", () => {
         const ex = (expires: string) => [{ kind: "DaemonSet", name: "x", namespace: "a", policies: ["daemonset-no-host-network"], reason: "r", expires }];
         const vars = (expires: string) => admissionManifests("g", RULES, { config: guardConfig(ex(expires)), now: NOW }).policy.spec.variables;
-        expect(vars("2026-11-24").find((v) => v.name === "exemptions")!.expression).toBe('[["DaemonSet", "a", "x", "daemonset-no-host-network"]]');
+        expect(vars("2026-11-24").find((v) => v.name === "exemptions")!.expression).toBe('[["DaemonSet", "a", "x", "daemonset-no-host-network", "", "", ""]]');
         expect(vars("2026-11-23").find((v) => v.name === "exemptions")!.expression).toBe("[]");
     });
 });

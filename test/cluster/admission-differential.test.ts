@@ -88,7 +88,9 @@ const fileSources: Source[] = fixtureFiles.map((file) => {
     const name = file.split("/").at(-1)!;
     const folder = /^policies\/rules\/([^/]+)\/fixtures\//.exec(file)?.[1];
     // A rule's broken file breaks only that rule; a compliant one none (the incident declares nothing).
-    const expected = folder === undefined ? undefined : name.startsWith("broken-") ? onlyAdmission([folder]) : name.startsWith("compliant") ? [] : undefined;
+    const also = [...readFileSync(join(ROOT, file), "utf8").matchAll(/^# also: (\S+)/gm)].map((m) => m[1]);
+    const expected =
+        folder === undefined ? undefined : name.startsWith("broken-") ? onlyAdmission([folder, ...also]) : name.startsWith("compliant") ? [] : undefined;
     return { label: file, file, objects: readObjects(readFileSync(join(ROOT, file), "utf8"), file), exemptions: [], expected, admissionMandatory: false };
 });
 

@@ -2,7 +2,8 @@ import { evaluate } from "@marcbachmann/cel-js";
 import { admissionManifests } from "../../policies/engine/admission";
 import { RULES } from "../../policies/rules";
 import type { Obj } from "../fixtures/guard-cases";
-import { guardConfig, NOW } from "./gates";
+import { parseGuardConfig } from "../../policies/engine/guard-config";
+import { NOW } from "./gates";
 
 /** What the API server would be sent: a List's items one by one. */
 function asApplied(obj: Obj): Obj[] {
@@ -18,20 +19,33 @@ function asApplied(obj: Obj): Obj[] {
  * does (variables in order, then each validation), with a CEL library: the set
  * of rule IDs whose validation denies the objects.
  */
-export function admissionDenials(objects: Obj[], exemptions: Obj[] = []): { denied: string[]; messages: string[] } {
-    const { policy } = admissionManifests("guardrails", RULES, { config: guardConfig(exemptions), now: NOW });
+export function admissionDenials(
+    objects: Obj[],
+    exemptions: Obj[] = [],
+    opts: { username?: string; config?: Obj } = {},
+): { denied: string[]; messages: string[] } {
+    const { policy } = admissionManifests("guardrails", RULES, {
+        config: parseGuardConfig(
+            { exemptions, ...opts.config },
+            "test",
+            RULES.map((r) => r.id),
+        ),
+        now: NOW,
+    });
+    // What the API server binds as `request`: here only who asks.
+    const request = { userInfo: { username: opts.username ?? "kubernetes-admin" } };
     const denied: string[] = [];
     const messages: string[] = [];
     for (const object of objects.flatMap(asApplied)) {
         // The objects the API server would run the policy on: its match conditions, as it evaluates them.
-        if (!policy.spec.matchConditions.every((m) => evaluate(m.expression, { object }) === true)) continue;
+        if (!policy.spec.matchConditions.every((m) => evaluate(m.expression, { object, request }) === true)) continue;
         const variables: Record<string, unknown> = {};
-        for (const v of policy.spec.variables) variables[v.name] = evaluate(v.expression, { object, variables });
+        for (const v of policy.spec.variables) variables[v.name] = evaluate(v.expression, { object, variables, request });
         policy.spec.validations.forEach((v, i) => {
-            const ok = evaluate(v.expression, { object, variables });
+            const ok = evaluate(v.expression, { object, variables, request });
             if (ok !== true) {
                 denied.push(policy.spec.validations[i].message.split(":")[0]);
-                messages.push(v.message);
+                messages.push(String(evaluate(v.messageExpression, { object, variables, request })));
             }
         });
     }

@@ -202,7 +202,7 @@ describe("oceanid-guard on a PersistentVolume on a protected host path", () => {
         expect(messages).toEqual([
             [
                 "state",
-                'PersistentVolume state: points at host path "/var/lib/rancher" (spec.hostPath.path), which matches the protected host path /var/lib/rancher: node network and cluster state survive the pod and break the node when they go wrong; mounted by Deployment apps/web (claim apps/data)',
+                'PersistentVolume state: points at host path "/var/lib/rancher" (spec.hostPath.path), which matches the protected host path /var/lib/rancher: whoever reaches the container runtime, the kubelet or k3s there controls the node: it can start a host-network, privileged container no gate sees, or replace k3s; mounted by Deployment apps/web (claim apps/data)',
             ],
         ]);
     });

@@ -12,20 +12,45 @@ describe("violation messages", () => {
         ]);
     });
 
-    it("the pack appends the remediation", () => {
+    it("the pack appends the remediation for a Tailscale workload, and the exemption route as annotations to copy", () => {
         const spec = compliantPodSpec();
         spec.hostNetwork = true;
         expect(packVerdict([daemonSet(spec)]).messages).toEqual([
             "DaemonSet apps/web: spec.template.spec.hostNetwork is true; a DaemonSet on the host network runs on every node at once and can cut the nodes off (the 2025-10-13 outage). " +
-                "Fix: Run the workload in the pod network (drop hostNetwork) and send egress through the egress gateway; node-level changes go through the node rollout (canary first, gated, self-reverting).",
+                "Fix: Run Tailscale in the pod network (drop hostNetwork) and send egress through the egress gateway; the node's own Tailscale is a node change and goes through the node rollout (canary first, gated, self-reverting). " +
+                'If the workload is trusted with the node, exempt it with a reason: metadata.annotations: {guardrails.oceanid/exempt: daemonset-no-host-network, guardrails.oceanid/reason: "<why this is safe>"}.',
         ]);
+    });
+
+    it("a workload without Tailscale is not told about Tailscale: svclb-like host network, a device plugin's capability, a volume", () => {
+        const spec = { containers: [{ name: "lb", image: "rancher/klipper-lb:v0.4.13", securityContext: { capabilities: { add: ["NET_ADMIN"] } } }] } as Record<
+            string,
+            any
+        >;
+        spec.hostNetwork = true;
+        const messages = packVerdict([daemonSet(spec, { name: "svclb-traefik", namespace: "kube-system" })]).messages.join("\n");
+        expect(messages).not.toMatch(/tailscale/i);
+        expect(messages).toContain(
+            'DaemonSet kube-system/svclb-traefik: container "lb" adds capability NET_ADMIN (spec.template.spec.containers[0].securityContext.capabilities.add[0]), which lets it rewrite routes, firewall rules and interfaces of any network it shares with the node. ' +
+                "Fix: Drop privileged and the added capabilities, or add only what the workload needs that cannot touch the node's network (e.g. NET_BIND_SERVICE); node software that truly needs one",
+        );
+        expect(messages).toContain("needs a reasoned exemption that names it (allow.hostNamespaces: [hostNetwork])");
+        const pv = {
+            apiVersion: "v1",
+            kind: "PersistentVolume",
+            metadata: { name: "pvc-1" },
+            spec: { hostPath: { path: "/var/lib/rancher/k3s/storage/pvc-1_apps_data" } },
+        };
+        expect(packVerdict([pv]).messages[0]).toContain(
+            "Fix: Point the volume at a directory of its own (a data disk such as /srv/...); k3s's local-path storage is admitted only when its provisioner creates the volume (provisionedVolumes in policies/guard-config.yaml).",
+        );
     });
 
     it("no-host-path-network-state quotes the path as written and the rule it matched", () => {
         const spec = compliantPodSpec();
         spec.volumes.push({ name: "cni", hostPath: { path: "/etc//cni/../cni/net.d/" } });
         expect(cliVerdict([deployment(spec)]).messages).toEqual([
-            'Deployment apps/web: volume "cni" mounts host path "/etc//cni/../cni/net.d/" (spec.template.spec.volumes[2].hostPath.path), which matches the protected host path /etc/cni: node network and cluster state survive the pod and break the node when they go wrong',
+            'Deployment apps/web: volume "cni" mounts host path "/etc//cni/../cni/net.d/" (spec.template.spec.volumes[2].hostPath.path), which matches the protected host path /etc/cni: the node\'s network lives there, and a pod that writes it can cut the node off',
         ]);
     });
 

@@ -13,17 +13,20 @@ const UNKNOWN_BOOL = "1c4a061d-8072-4f0a-a4cb-0ff528b18fe7";
 const UNKNOWN_STRING = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
 
 describe("the policy pack", () => {
-    it("has the eight rules plus the notices policy, with these IDs and levels", () => {
+    it("has the eleven rules plus the notices policy, with these IDs and levels", () => {
         const policies = packPolicies(RULES, guardConfig());
         expect(policies.map((p) => [p.name, p.enforcementLevel])).toEqual([
             ["daemonset-no-host-network", "mandatory"],
             ["workload-no-host-namespaces", "mandatory"],
             ["no-host-path-network-state", "mandatory"],
+            ["no-host-path-node-runtime", "mandatory"],
             ["no-privileged-networking", "mandatory"],
             ["tailscale-exit-node-by-ip", "mandatory"],
             ["tailscale-userspace-only", "mandatory"],
             ["no-opaque-pod-template", "mandatory"],
+            ["no-in-cluster-node-upgrade", "mandatory"],
             ["helm-release-opaque", "advisory"],
+            ["operator-resource-opaque", "advisory"],
             ["guardrails-notices", "advisory"],
         ]);
     });
@@ -60,6 +63,7 @@ describe("unknown values at preview", () => {
             [
                 "daemonset-no-host-network",
                 "no-host-path-network-state",
+                "no-host-path-node-runtime",
                 "no-privileged-networking",
                 "tailscale-exit-node-by-ip",
                 "tailscale-userspace-only",

@@ -87,7 +87,7 @@ describe("pod specs found by shape", () => {
             templates: [{ name: "a" }, { name: "tune", container: { image: "x", command: ["sysctl"], securityContext: { privileged: true } } }],
         });
         expect(guard(wf).map((v) => v.message)).toEqual([
-            'Workflow apps/wf: container "tune" sets spec.templates[1].container.securityContext.privileged: true, which gives it the node\'s whole network stack',
+            'Workflow apps/wf: container "tune" sets spec.templates[1].container.securityContext.privileged: true, which gives it every device and capability of the node, its network included',
         ]);
     });
 });
@@ -190,17 +190,26 @@ describe("PersistentVolumes on protected host paths", () => {
     it.each([
         [
             { hostPath: { path: "/var/lib/rancher/k3s/" } },
-            'points at host path "/var/lib/rancher/k3s/" (spec.hostPath.path), which matches the protected host path /var/lib/rancher',
+            ['points at host path "/var/lib/rancher/k3s/" (spec.hostPath.path), which matches the protected host path /var/lib/rancher'],
+            ["no-host-path-node-runtime"],
         ],
-        [{ local: { path: "/var" } }, 'points at host path "/var" (spec.local.path), which holds the protected host path /var/lib/tailscale*'],
+        [
+            { local: { path: "/var" } },
+            [
+                'points at host path "/var" (spec.local.path), which holds the protected host path /var/lib/tailscale*',
+                'points at host path "/var" (spec.local.path), which holds the protected host path /var/lib/rancher',
+            ],
+            ["no-host-path-network-state", "no-host-path-node-runtime"],
+        ],
         [
             { hostPath: { path: "/srv/../etc/cni" } },
-            'points at host path "/srv/../etc/cni" (spec.hostPath.path), which matches the protected host path /etc/cni',
+            ['points at host path "/srv/../etc/cni" (spec.hostPath.path), which matches the protected host path /etc/cni'],
+            ["no-host-path-network-state"],
         ],
-        [{ local: { path: "/srv/a/../b" } }, 'points at host path "/srv/a/../b" (spec.local.path), which climbs with ".."'],
-    ])("%j is refused by the guard and by admission", (source, message) => {
-        expect(guard(pv(source)).map((v) => v.message)).toEqual([expect.stringContaining(`PersistentVolume pv1: ${message}`)]);
-        expect(admit(pv(source))).toEqual(["no-host-path-network-state"]);
+        [{ local: { path: "/srv/a/../b" } }, ['points at host path "/srv/a/../b" (spec.local.path), which climbs with ".."'], ["no-host-path-network-state"]],
+    ])("%j is refused by the guard and by admission", (source, messages, rules) => {
+        expect(guard(pv(source)).map((v) => v.message)).toEqual(messages.map((m) => expect.stringContaining(`PersistentVolume pv1: ${m}`)));
+        expect(admit(pv(source))).toEqual(rules);
     });
 
     it("a data disk, an NFS volume, and a claim are fine in both", () => {
@@ -240,7 +249,7 @@ describe("PersistentVolumes on protected host paths", () => {
         const reports: Array<[string, string | undefined]> = [];
         const resource = (o: Obj) => ({ type: `kubernetes:${o.apiVersion === "v1" ? "core/v1" : o.apiVersion}:${o.kind}`, props: o, urn: `urn:${o.kind}` });
         void notices.validateStack(
-            { resources: [pv({ hostPath: { path: "/etc" } }), pvc("data", "pv1"), deployment("data")].map(resource) } as never,
+            { resources: [pv({ hostPath: { path: "/etc/cni" } }), pvc("data", "pv1"), deployment("data")].map(resource) } as never,
             (message: string, urn?: string) => reports.push([message, urn]),
         );
         expect(reports).toEqual([

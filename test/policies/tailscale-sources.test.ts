@@ -191,7 +191,8 @@ describe("what the pack reports", () => {
         expect(v.messages[0]).toBe(
             'Deployment apps/web: cannot prove container "tailscale" keeps TS_USERSPACE true: TS_USERSPACE comes from valueFrom.configMapKeyRef "ts", ' +
                 "which the manifest does not show. Fix: Leave TS_USERSPACE unset (it defaults to true), drop the tun device, and keep state in memory " +
-                '(TS_KUBE_SECRET="") or in a Kubernetes Secret.',
+                '(TS_KUBE_SECRET="") or in a Kubernetes Secret. If the workload is trusted with the node, exempt it with a reason: ' +
+                'metadata.annotations: {guardrails.oceanid/exempt: tailscale-userspace-only, guardrails.oceanid/reason: "<why this is safe>"}.',
         );
     });
 

@@ -38,7 +38,7 @@ export const tailscaleUserspaceOnly: Rule = {
                 });
             } else if (userspace !== undefined && (KERNEL_MODE_VALUES as readonly string[]).includes(userspace)) {
                 findings.push({
-                    detail: `container "${c.name}" sets TS_USERSPACE=${userspace}: kernel mode rewrites the node's routes and firewall`,
+                    detail: `container "${c.name}" sets TS_USERSPACE=${userspace}: kernel mode needs the node's tun device and NET_ADMIN, and rewrites the routes and firewall of whatever network the pod shares (the node's, on the host network)`,
                     unknown: false,
                 });
             }
@@ -94,7 +94,7 @@ export const tailscaleUserspaceOnly: Rule = {
                 if (hostVolume !== undefined) {
                     const host = hostVolume.raw === UNKNOWN ? "an unknown host path" : `host path ${JSON.stringify(hostVolume.raw)}`;
                     findings.push({
-                        detail: `container "${c.name}" mounts ${host} at ${String(mountPath)} (${mountRef}): Tailscale state on the host outlives the pod`,
+                        detail: `container "${c.name}" mounts ${host} at ${String(mountPath)} (${mountRef}): ${String(mountPath).startsWith("/dev") ? "the node's devices, the tun device among them, reach past the pod" : "Tailscale state on the host outlives the pod and is shared with whatever else mounts it"}`,
                         unknown: hostVolume.raw === UNKNOWN,
                     });
                 }
