@@ -9,13 +9,11 @@ import { formatIssues } from "../../lib/problems";
 // The mini build says nothing readable without a locale; English only, not all of them.
 z.config(en());
 
-const absolutePath = z
-    .string()
-    .check(
-        z.refine((p) => p.startsWith("/") && !p.split("/").includes(".."), {
-            error: (i) => `${JSON.stringify(i.input)} is not an absolute path without "..": write it as the node sees it, e.g. /var/lib/kubelet/device-plugins`,
-        }),
-    );
+const absolutePath = z.string().check(
+    z.refine((p) => p.startsWith("/") && !p.split("/").includes(".."), {
+        error: (i) => `${JSON.stringify(i.input)} is not an absolute path without "..": write it as the node sees it, e.g. /var/lib/kubelet/device-plugins`,
+    }),
+);
 
 /**
  * What a narrow exemption allows, instead of a whole rule: host paths (as the

@@ -20,6 +20,8 @@ export interface ProtectedMatch {
  * an entry matches too: a mount of it reaches everything below (a subPath included).
  */
 export function protectedMatch(list: readonly string[], hostPath: string): ProtectedMatch | undefined {
+    // The host's root holds every entry; a list that names "/" itself says so with that entry.
+    if (hostPath === "/") return list.includes("/") ? { path: "/", above: false } : { path: list[0], above: true };
     for (const p of list) {
         if (p === "/") {
             if (hostPath === "/") return { path: p, above: false };
@@ -34,14 +36,15 @@ export function protectedMatch(list: readonly string[], hostPath: string): Prote
 
 /** protectedMatch in CEL, for a normalized path expression `n`. */
 function protectedPathCel(list: readonly string[], n: string): string {
-    return list
-        .map((p) => {
+    return [
+        `${n} == "/"`,
+        ...list.map((p) => {
             if (p === "/") return `${n} == "/"`;
             const base = p.endsWith("*") ? p.slice(0, -1) : p;
             const at = p.endsWith("*") ? `${n}.startsWith(${celString(base)})` : `(${n} == ${celString(p)} || ${n}.startsWith(${celString(`${p}/`)}))`;
             return `${at} || ${celString(base)}.startsWith(${n} + "/")`;
-        })
-        .join(" || ");
+        }),
+    ].join(" || ");
 }
 
 /**

@@ -46,7 +46,7 @@ export const SHAPE_POD_SPEC_PATHS: ReadonlyArray<readonly string[]> = [
     ["spec", "statefulSet", "pod"],
 ];
 
-/** Containers a pod spec may hold besides its three lists: Argo's container, script, containerSet and sidecars; Tekton's steps; a ProxyClass's Tailscale containers. */
+/** Containers a pod spec may hold besides its three lists: Argo's container, script, containerSet and sidecars; Tekton's steps; a ProxyClass's Tailscale containers; a system-upgrade-controller Plan's upgrade and prepare. */
 export const EXTRA_CONTAINER_FIELDS: ReadonlyArray<{ readonly path: readonly string[]; readonly list: boolean }> = [
     { path: ["container"], list: false },
     { path: ["script"], list: false },
@@ -56,6 +56,8 @@ export const EXTRA_CONTAINER_FIELDS: ReadonlyArray<{ readonly path: readonly str
     { path: ["stepTemplate"], list: false },
     { path: ["tailscaleContainer"], list: false },
     { path: ["tailscaleInitContainer"], list: false },
+    { path: ["upgrade"], list: false },
+    { path: ["prepare"], list: false },
 ];
 
 /** How deep (from the object, which is level 0) a pod template is looked for; deeper content is unreadable to every gate. */
@@ -219,6 +221,23 @@ export function podSpecsOf(obj: KubeObject): PodSpecView[] {
     return shapeViews(obj.body);
 }
 
+const PROXY_CLASS_PATCHES = ["spec", "statefulSet", "pod", "patches"];
+
+/** The value at `path` through maps, undefined where a step is missing or not a map. */
+function readPath(node: unknown, path: readonly string[]): unknown {
+    let cur = node;
+    for (const step of path) {
+        if (!isMap(cur)) return undefined;
+        cur = cur[step];
+    }
+    return cur;
+}
+
+/** A ProxyClass's pod patches in CEL (shapeProblems' twin). */
+export const PROXY_CLASS_PATCHES_CEL =
+    '(object.kind == "ProxyClass" && has(object.spec) && type(object.spec) == map && has(object.spec.statefulSet) && type(object.spec.statefulSet) == map && ' +
+    "has(object.spec.statefulSet.pod) && type(object.spec.statefulSet.pod) == map && has(object.spec.statefulSet.pod.patches))";
+
 /** What keeps a custom resource's pod templates from being read: each with the path and why. */
 export interface ShapeProblem {
     readonly path: Path;
@@ -265,6 +284,11 @@ export function shapeProblems(obj: KubeObject): ShapeProblem[] {
                 else problems.push({ path: n.path, detail: `is ${describeValue(n.node)}, not ${wantList ? "a list" : "an object"}`, unknown: false });
             }
         });
+    }
+    // The Tailscale operator's ProxyClass may JSON-patch the pod it renders: podSpecPatch by another name.
+    const patches = isMap(obj.body) ? readPath(obj.body, PROXY_CLASS_PATCHES) : undefined;
+    if (obj.kind === "ProxyClass" && patches !== undefined) {
+        problems.push({ path: PROXY_CLASS_PATCHES, detail: "are JSON patches the operator applies to the pod it renders", unknown: false });
     }
     const fixed = fixedShapeSpecs(obj.body);
     if (fixed.length > SHAPE_MAX_POD_SPECS) {

@@ -1,5 +1,13 @@
 import { describeObject } from "../../engine/kube-object";
-import { pathText, READ_BY_SHAPE_CEL, SHAPE_MAX_POD_SPECS, shapeLocationsReadableCel, shapeProblems, shapeWalkCel } from "../../engine/pod-spec";
+import {
+    pathText,
+    PROXY_CLASS_PATCHES_CEL,
+    READ_BY_SHAPE_CEL,
+    SHAPE_MAX_POD_SPECS,
+    shapeLocationsReadableCel,
+    shapeProblems,
+    shapeWalkCel,
+} from "../../engine/pod-spec";
 import type { Rule } from "../../engine/rule";
 
 /**
@@ -10,7 +18,7 @@ import type { Rule } from "../../engine/rule";
 export const noOpaquePodTemplate: Rule = {
     id: "no-opaque-pod-template",
     description:
-        "Custom resources must carry their pod templates where the guardrails can read them: no podSpecPatch, no template that is not an object, nothing nested deeper than the shape walk.",
+        "Custom resources must carry their pod templates where the guardrails can read them: no podSpecPatch (nor a ProxyClass's pod patches), no template that is not an object, nothing nested deeper than the shape walk.",
     remediation:
         "Write the pod fields out in the template itself (for Argo, in the template's container, volumes and securityContext instead of podSpecPatch), " +
         "or exempt the object with a reason if its controller is trusted with the node.",
@@ -31,7 +39,7 @@ export const noOpaquePodTemplate: Rule = {
         // container-shaped content anywhere else is refused here, where the
         // guard and the pack read it by shape.
         expression:
-            `!(${READ_BY_SHAPE_CEL}) || (${shapeLocationsReadableCel()} && size(variables.podSpecs) <= ${SHAPE_MAX_POD_SPECS} && ` +
+            `!(${READ_BY_SHAPE_CEL}) || (!${PROXY_CLASS_PATCHES_CEL} && ${shapeLocationsReadableCel()} && size(variables.podSpecs) <= ${SHAPE_MAX_POD_SPECS} && ` +
             `${shapeWalkCel("variables.podSpecs", "variables.containers")})`,
         message: `custom resources must keep pod templates at the locations admission reads (no podSpecPatch, no string template, at most ${SHAPE_MAX_POD_SPECS} pod specs, nothing deeper than the shape walk)`,
     },
