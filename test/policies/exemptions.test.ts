@@ -139,7 +139,7 @@ describe("narrow exemptions: `allow` names exactly what is allowed, in every gat
             kind: "DaemonSet",
             namespace: "monitoring",
             name: "node-exporter",
-            policies: ["daemonset-no-host-network", "workload-no-host-namespaces", "no-host-path-network-state"],
+            policies: ["daemonset-no-host-network", "workload-no-host-namespaces", "no-host-path-network-state", "no-host-path-node-runtime"],
             allow: { hostNamespaces: ["hostNetwork", "hostPID"], hostPaths: [{ path: "/" }, { path: "/sys" }] },
             reason: "node metrics",
         },
@@ -178,7 +178,7 @@ describe("narrow exemptions: `allow` names exactly what is allowed, in every gat
         );
         expect(verdicts(tailscale)).toEqual(all(["no-host-path-network-state"]));
         const writable = exporter([{ name: "root", hostPath: { path: "/" } }], [{ name: "root", mountPath: "/host/root" }]);
-        expect(verdicts(writable)).toEqual(all(["no-host-path-network-state"]));
+        expect(verdicts(writable)).toEqual(all(["no-host-path-network-state", "no-host-path-node-runtime"]));
         expect(verdicts(exporter([], [], { hostIPC: true }))).toEqual(all(["workload-no-host-namespaces"]));
         const cap = daemonSet("node-exporter", { hostNetwork: true, containers: [container({ securityContext: { capabilities: { add: ["NET_ADMIN"] } } })] });
         expect(verdicts(cap)).toEqual(all(["no-privileged-networking"]));
@@ -189,6 +189,8 @@ describe("narrow exemptions: `allow` names exactly what is allowed, in every gat
         expect(cliVerdict([writable], NARROW).messages).toEqual([
             'DaemonSet monitoring/node-exporter: volume "root" mounts host path "/" (spec.template.spec.volumes[0].hostPath.path), which matches the protected host path /: ' +
                 "the node's network lives there, and a pod that writes it can cut the node off",
+            'DaemonSet monitoring/node-exporter: volume "root" mounts host path "/" (spec.template.spec.volumes[0].hostPath.path), which holds the protected host path /run/k3s: ' +
+                "whoever reaches the container runtime, the kubelet or k3s there controls the node: it can start a host-network, privileged container no gate sees, or replace k3s",
         ]);
     });
 
