@@ -9,7 +9,7 @@ export interface CorpusEntry {
     readonly path: string;
     readonly commit: string;
     readonly what: string;
-    readonly placeholders?: "k3s";
+    readonly placeholders?: "k3s" | "tailscale";
     readonly expected: ReadonlyArray<{ kind: string; namespace?: string | null; name: string; policy: string; level?: "advisory" }>;
     readonly why: string;
 }
@@ -27,9 +27,18 @@ const K3S_VALUES: Record<string, string> = {
     DEFAULT_LOCAL_STORAGE_PATH: "/var/lib/rancher/k3s/storage",
 };
 
-/** A corpus file as the API server receives it: with k3s's placeholders filled in where k3s fills them. */
+/** What Tailscale's docs/k8s Makefile puts in its examples' {{NAME}} placeholders (sed), with a ServiceAccount every namespace has. */
+const TAILSCALE_VALUES: Record<string, string> = {
+    SA_NAME: "default",
+    TS_KUBE_SECRET: "tailscale",
+    TS_ROUTES: "10.42.0.0/16",
+    TS_DEST_IP: "10.43.0.10",
+};
+
+/** A corpus file as the API server receives it: with the placeholders filled in where its project fills them. */
 export function corpusText(e: CorpusEntry): string {
     const text = readFileSync(join(CORPUS_DIR, e.file), "utf8");
-    if (e.placeholders !== "k3s") return text;
-    return text.replace(/%\{([A-Z_]+)\}%/g, (m, name: string) => K3S_VALUES[name] ?? m);
+    if (e.placeholders === "k3s") return text.replace(/%\{([A-Z_]+)\}%/g, (m, name: string) => K3S_VALUES[name] ?? m);
+    if (e.placeholders === "tailscale") return text.replace(/\{\{([A-Z_]+)\}\}/g, (m, name: string) => TAILSCALE_VALUES[name] ?? m);
+    return text;
 }
