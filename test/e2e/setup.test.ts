@@ -122,7 +122,7 @@ suite("scripts/setup's progress", () => {
         child.stdout.on("data", (d) => (out += d));
         const jobs = join(root, "cache", "oceanid-infra", "setup-jobs");
         const line = (s: string) =>
-            `    ... the kubernetes provider: waiting ${s} so far; about 9m02s on 2 cores (measured 2026-12-04) (log: ${jobs}/k8s_provider.log)`;
+            `    ... the kubernetes provider: waiting ${s} so far; it takes about 9m02s on 2 cores (measured 2026-12-04) (log: ${jobs}/k8s_provider.log)`;
         try {
             const t0 = Date.now();
             while (!out.includes(line("0m04s")) && Date.now() - t0 < 30_000) await new Promise((r) => setTimeout(r, 100));
