@@ -76,7 +76,8 @@ export function toText(report: GuardReport): string {
     }
     for (const e of report.exemptions) {
         out.push(
-            `exempt: ${describeKindName(e.kind, e.namespace, e.name)} from ${e.policy} (${e.source}${e.expires ? `, until ${e.expires}` : ""}): ${e.reason}`,
+            `exempt: ${describeKindName(e.kind, e.namespace, e.name)} from ${e.policy} (${e.source}${e.expires ? `, until ${e.expires}` : ""}` +
+                `${e.allowed ? `; allows only ${e.allowed.join(", ")}` : ""}): ${e.reason}`,
         );
     }
     const s = summary(report);

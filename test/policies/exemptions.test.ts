@@ -299,3 +299,19 @@ describe("the guard config's exemptions and provisioned volumes: clear errors", 
         );
     });
 });
+
+describe("the shipped platform config in oceanid-guard's text report", () => {
+    it("names each rule the node exporter is exempt from, what the narrow entry allows, and the reason", async () => {
+        const { runCliArgs } = await import("../helpers/gates");
+        const { readFileSync } = await import("node:fs");
+        const { join } = await import("node:path");
+        const { ROOT } = await import("../helpers/stack-file");
+        const run = runCliArgs(["-"], readFileSync(join(ROOT, "test", "fixtures", "real-cluster", "kube-prometheus-node-exporter.yaml"), "utf8"));
+        expect(run.code).toBe(0);
+        expect(run.stdout.split("\n")[0]).toBe(
+            "exempt: DaemonSet monitoring/node-exporter from daemonset-no-host-network (platform; allows only hostNetwork): " +
+                "node metrics: reads the host's network, processes and file systems read-only; unprivileged, all capabilities dropped (monitoring owners)",
+        );
+        expect(run.stdout).toContain("from no-host-path-network-state (platform; allows only hostPath /sys (read-only), hostPath / (read-only)): ");
+    });
+});
