@@ -65,9 +65,28 @@ export interface Unseen {
      * lowered to advisory. A value kept outside the manifest never is.
      */
     readonly pending: boolean;
+    /** Set when the value may come from envFrom: the sources, e.g. `envFrom.configMapRef "ts"`. */
+    readonly envFrom?: string;
 }
 
 export const PENDING: Unseen = { why: "is not known until the update runs", pending: true };
+
+/**
+ * Settings of one container that envFrom may set, as one finding: an opaque
+ * envFrom is one cause, however many variables it may hold. One setting keeps
+ * its own text (`single`).
+ */
+export function envFromDetail(
+    container: string,
+    what: string,
+    hidden: ReadonlyArray<{ name: string; unseen: Unseen }>,
+    single: (h: { name: string; unseen: Unseen }) => string,
+): string {
+    if (hidden.length === 1) return single(hidden[0]);
+    const names = hidden.map((h) => h.name);
+    const sources = [...new Set(hidden.map((h) => h.unseen.envFrom))].join(", ");
+    return `cannot prove container "${container}" ${what}: ${names.slice(0, -1).join(", ")} and ${names.at(-1)} are not in env, and ${sources} may set them`;
+}
 
 export function isUnseen(v: unknown): v is Unseen {
     return typeof v === "object" && v !== null && "why" in v;
@@ -118,7 +137,8 @@ export function envSetting(container: unknown, name: string): string | Unseen | 
     if (envFrom === UNKNOWN) return PENDING;
     const sources = envFrom.filter((f) => envFromMaySet(f, name));
     if (sources.length === 0) return undefined;
-    return { why: `is not in env, and ${sources.map((f) => sourceText("envFrom", f)).join(", ")} may set it`, pending: false };
+    const from = sources.map((f) => sourceText("envFrom", f)).join(", ");
+    return { why: `is not in env, and ${from} may set it`, pending: false, envFrom: from };
 }
 
 /**

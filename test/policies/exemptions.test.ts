@@ -8,7 +8,10 @@ import { parseGuardConfig } from "../../policies/engine/guard-config";
 import { RULES } from "../../policies/rules";
 import type { Obj } from "../fixtures/guard-cases";
 import { admissionDenials } from "../helpers/admission";
-import { cliVerdict, packVerdict } from "../helpers/gates";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { cliVerdict, packVerdict, runCliArgs } from "../helpers/gates";
+import { ROOT } from "../helpers/stack-file";
 
 const SA = (n: string) => `system:serviceaccount:kube-system:${n}`;
 const RULE_IDS = RULES.map((r) => r.id);
@@ -301,11 +304,7 @@ describe("the guard config's exemptions and provisioned volumes: clear errors", 
 });
 
 describe("the shipped platform config in oceanid-guard's text report", () => {
-    it("names each rule the node exporter is exempt from, what the narrow entry allows, and the reason", async () => {
-        const { runCliArgs } = await import("../helpers/gates");
-        const { readFileSync } = await import("node:fs");
-        const { join } = await import("node:path");
-        const { ROOT } = await import("../helpers/stack-file");
+    it("names each rule the node exporter is exempt from, what the narrow entry allows, and the reason", () => {
         const run = runCliArgs(["-"], readFileSync(join(ROOT, "test", "fixtures", "real-cluster", "kube-prometheus-node-exporter.yaml"), "utf8"));
         expect(run.code).toBe(0);
         expect(run.stdout.split("\n")[0]).toBe(

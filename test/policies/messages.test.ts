@@ -80,4 +80,14 @@ describe("violation messages", () => {
         const stillValid = [{ ...ex[0], expires: "2026-11-24" }];
         expect(cliVerdict([daemonSet(spec)], stillValid).exempted).toEqual(["daemonset-no-host-network"]);
     });
+
+    it("an opaque envFrom is one finding per container and rule, naming every setting it may hold", () => {
+        const spec = compliantPodSpec();
+        spec.containers[1].env = spec.containers[1].env.filter((e: Record<string, unknown>) => e.name === "TS_AUTHKEY");
+        spec.containers[1].envFrom = [{ configMapRef: { name: "ts" } }];
+        expect(cliVerdict([deployment(spec)]).messages).toEqual([
+            'Deployment apps/web: cannot prove container "tailscale" names its exit node by IP: TS_EXTRA_ARGS, TS_EXPERIMENTAL_VERSIONED_CONFIG_DIR and TS_TAILSCALED_EXTRA_ARGS are not in env, and envFrom.configMapRef "ts" may set them',
+            'Deployment apps/web: cannot prove container "tailscale" runs Tailscale in userspace mode: TS_USERSPACE and TS_TAILSCALED_EXTRA_ARGS are not in env, and envFrom.configMapRef "ts" may set them',
+        ]);
+    });
 });

@@ -56,11 +56,15 @@ describe("env as the container sees it", () => {
 
     it("envFrom may set a name env does not hold, unless its prefix rules the name out", () => {
         const secret = { secretRef: { name: "ts-args" } };
-        expect(envSetting(c([], [secret]), "TS_EXTRA_ARGS")).toEqual(hidden('is not in env, and envFrom.secretRef "ts-args" may set it'));
+        expect(envSetting(c([], [secret]), "TS_EXTRA_ARGS")).toEqual({
+            ...hidden('is not in env, and envFrom.secretRef "ts-args" may set it'),
+            envFrom: 'envFrom.secretRef "ts-args"',
+        });
         expect(envSetting(c([], [{ prefix: "APP_", configMapRef: { name: "app" } }]), "TS_EXTRA_ARGS")).toBeUndefined();
-        expect(envSetting(c([], [{ prefix: "TS_", configMapRef: { name: "ts" } }]), "TS_EXTRA_ARGS")).toEqual(
-            hidden('is not in env, and envFrom.configMapRef "ts" (prefix TS_) may set it'),
-        );
+        expect(envSetting(c([], [{ prefix: "TS_", configMapRef: { name: "ts" } }]), "TS_EXTRA_ARGS")).toEqual({
+            ...hidden('is not in env, and envFrom.configMapRef "ts" (prefix TS_) may set it'),
+            envFrom: 'envFrom.configMapRef "ts" (prefix TS_)',
+        });
         // env wins over envFrom.
         expect(envSetting(c([{ name: "TS_EXTRA_ARGS", value: "" }], [secret]), "TS_EXTRA_ARGS")).toBe("");
     });

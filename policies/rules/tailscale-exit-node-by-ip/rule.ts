@@ -2,7 +2,7 @@ import { isTailscaleAddress } from "../../../lib/addresses";
 import type { Finding, Rule } from "../../engine/rule";
 import { containerFindings } from "../../engine/rule";
 import { everyContainerCel } from "../../engine/cel";
-import { tailscaleAddressCel } from "../../engine/tailscale";
+import { envFromDetail, tailscaleAddressCel } from "../../engine/tailscale";
 import { isTailscaleContainer, podVolumes, tailscaleContainerCel } from "../../engine/tailscale-command-lines";
 import { exitNodeSettings, exitNodeSettingsBadCel } from "../../engine/tailscale-exit-node";
 
@@ -17,23 +17,42 @@ export const tailscaleExitNodeByIp: Rule = {
     check(obj) {
         return containerFindings(obj, "sets no exit node by name", (c, pod) => {
             if (!isTailscaleContainer(c.container)) return [];
-            return exitNodeSettings(c.container, podVolumes(pod)).flatMap((s): Finding[] => {
-                if ("unseen" in s) {
+            const settings = exitNodeSettings(c.container, podVolumes(pod));
+            const hidden = settings.flatMap((s) => ("unseen" in s && s.unseen.envFrom !== undefined ? [{ name: s.setting, unseen: s.unseen }] : []));
+            const merged: Finding[] =
+                hidden.length === 0
+                    ? []
+                    : [
+                          {
+                              detail: envFromDetail(
+                                  c.name,
+                                  "names its exit node by IP",
+                                  hidden,
+                                  (h) => `cannot prove container "${c.name}" names its exit node by IP: ${h.name} ${h.unseen.why}`,
+                              ),
+                              unknown: false,
+                          },
+                      ];
+            return merged.concat(
+                settings.flatMap((s): Finding[] => {
+                    if ("unseen" in s && s.unseen.envFrom !== undefined) return [];
+                    if ("unseen" in s) {
+                        return [
+                            { detail: `cannot prove container "${c.name}" names its exit node by IP: ${s.setting} ${s.unseen.why}`, unknown: s.unseen.pending },
+                        ];
+                    }
+                    if (s.value === "" || s.value === "auto:any" || isTailscaleAddress(s.value)) return [];
                     return [
-                        { detail: `cannot prove container "${c.name}" names its exit node by IP: ${s.setting} ${s.unseen.why}`, unknown: s.unseen.pending },
+                        {
+                            detail:
+                                `container "${c.name}" sets --exit-node=${s.value} in ${s.where}; a name is not in the peer list when ` +
+                                `the container first starts, so tailscale rejects it ("invalid value for --exit-node"), and a non-Tailscale IP ` +
+                                "is never a peer: use the exit node's Tailscale IP or auto:any",
+                            unknown: false,
+                        },
                     ];
-                }
-                if (s.value === "" || s.value === "auto:any" || isTailscaleAddress(s.value)) return [];
-                return [
-                    {
-                        detail:
-                            `container "${c.name}" sets --exit-node=${s.value} in ${s.where}; a name is not in the peer list when ` +
-                            `the container first starts, so tailscale rejects it ("invalid value for --exit-node"), and a non-Tailscale IP ` +
-                            "is never a peer: use the exit node's Tailscale IP or auto:any",
-                        unknown: false,
-                    },
-                ];
-            });
+                }),
+            );
         });
     },
     admission: {

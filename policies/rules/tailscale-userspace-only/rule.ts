@@ -3,7 +3,17 @@ import { pathText } from "../../engine/pod-spec";
 import type { Finding, Rule } from "../../engine/rule";
 import { cannotProve, containerFindings } from "../../engine/rule";
 import { celStrings, everyContainerCel, VOLUMES } from "../../engine/cel";
-import { envBadCel, envSetting, isUnseen, KERNEL_MODE_VALUES, tunOverride, tunOverrideCel, USERSPACE_TUN } from "../../engine/tailscale";
+import {
+    envBadCel,
+    envFromDetail,
+    envSetting,
+    isUnseen,
+    KERNEL_MODE_VALUES,
+    tunOverride,
+    tunOverrideCel,
+    USERSPACE_TUN,
+    type Unseen,
+} from "../../engine/tailscale";
 import {
     commandLines,
     commandLinesCel,
@@ -30,12 +40,12 @@ export const tailscaleUserspaceOnly: Rule = {
         return containerFindings(obj, "runs Tailscale in userspace mode", (c, pod) => {
             if (!isTailscaleContainer(c.container)) return [];
             const findings: Finding[] = [];
+            const hidden: Array<{ name: string; unseen: Unseen; text: string }> = [];
             const userspace = envSetting(c.container, "TS_USERSPACE");
             if (isUnseen(userspace)) {
-                findings.push({
-                    detail: `cannot prove container "${c.name}" keeps TS_USERSPACE true: TS_USERSPACE ${userspace.why}`,
-                    unknown: userspace.pending,
-                });
+                const text = `cannot prove container "${c.name}" keeps TS_USERSPACE true: TS_USERSPACE ${userspace.why}`;
+                if (userspace.envFrom !== undefined) hidden.push({ name: "TS_USERSPACE", unseen: userspace, text });
+                else findings.push({ detail: text, unknown: userspace.pending });
             } else if (userspace !== undefined && (KERNEL_MODE_VALUES as readonly string[]).includes(userspace)) {
                 findings.push({
                     detail: `container "${c.name}" sets TS_USERSPACE=${userspace}: kernel mode needs the node's tun device and NET_ADMIN, and rewrites the routes and firewall of whatever network the pod shares (the node's, on the host network)`,
@@ -44,10 +54,9 @@ export const tailscaleUserspaceOnly: Rule = {
             }
             const daemonArgs = envSetting(c.container, "TS_TAILSCALED_EXTRA_ARGS");
             if (isUnseen(daemonArgs)) {
-                findings.push({
-                    detail: `cannot prove container "${c.name}" leaves tailscaled in userspace mode: TS_TAILSCALED_EXTRA_ARGS ${daemonArgs.why}`,
-                    unknown: daemonArgs.pending,
-                });
+                const text = `cannot prove container "${c.name}" leaves tailscaled in userspace mode: TS_TAILSCALED_EXTRA_ARGS ${daemonArgs.why}`;
+                if (daemonArgs.envFrom !== undefined) hidden.push({ name: "TS_TAILSCALED_EXTRA_ARGS", unseen: daemonArgs, text });
+                else findings.push({ detail: text, unknown: daemonArgs.pending });
             } else if (daemonArgs !== undefined) {
                 const tun = tunOverride(daemonArgs);
                 if (tun !== undefined && tun !== USERSPACE_TUN) {
@@ -56,6 +65,12 @@ export const tailscaleUserspaceOnly: Rule = {
                         unknown: false,
                     });
                 }
+            }
+            if (hidden.length > 0) {
+                findings.unshift({
+                    detail: envFromDetail(c.name, "runs Tailscale in userspace mode", hidden, (h) => hidden.find((x) => x === h)!.text),
+                    unknown: false,
+                });
             }
             const unseenFiles = unseenMounts(c.container, podVolumes(pod));
             for (const line of commandLines(c.container)) {
