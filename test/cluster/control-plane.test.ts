@@ -137,9 +137,10 @@ suite("the guardrails' ValidatingAdmissionPolicy in the API server", () => {
         now: new Date(),
     });
     const message = (id: string) => policy.spec.validations.find((v) => v.message.startsWith(`${id}: `))!.message;
-    const vapError = (name: string, file: string, id: string) =>
+    const vapError = (name: string, file: string, id: string, namespace = "tailscale") =>
         `Error from server (Forbidden): error when creating "${file}": daemonsets.apps "${name}" is forbidden: ` +
-        `ValidatingAdmissionPolicy 'oceanid-guardrails' with binding 'oceanid-guardrails-binding' denied request: ${message(id)}\n`;
+        `ValidatingAdmissionPolicy 'oceanid-guardrails' with binding 'oceanid-guardrails-binding' denied request: ${message(id)}. ` +
+        `If it is trusted with the node, exempt it in policies/guard-config.yaml: exemptions: [{kind: DaemonSet, namespace: ${namespace}, name: ${name}, policies: [${id}], reason: "<why this is safe>"}].\n`;
 
     beforeAll(async () => {
         await namespace("tailscale");
