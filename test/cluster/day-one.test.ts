@@ -25,6 +25,20 @@ const cluster = useTestCluster();
 
 const NODE = "calypso";
 const PROVISIONER = "system:serviceaccount:kube-system:local-path-provisioner-service-account";
+const pidEntry = (kind: string, name: string) => ({
+    kind,
+    namespace: "apps",
+    name,
+    policies: ["workload-no-host-namespaces"],
+    allow: { hostNamespaces: ["hostPID" as const] },
+    reason: "process metrics (test entry)",
+});
+const EXTRA = [pidEntry("Deployment", "pid-agent"), pidEntry("Job", "pid-scan")];
+const pidSpec = (restartPolicy = "Always") => ({
+    hostPID: true,
+    restartPolicy,
+    containers: [{ name: "agent", image: "registry.example/agent:1.0", securityContext: { allowPrivilegeEscalation: false, capabilities: { drop: ["ALL"] } } }],
+});
 const docs = (file: string): Obj[] =>
     parseAllDocuments(readFileSync(file, "utf8"))
         .map((d) => d.toJS() as Obj)
@@ -45,10 +59,13 @@ suite("day one on the real control plane with the shipped platform config", () =
     const exporter = docs(join(CORPUS_DIR, "kube-prometheus-node-exporter.yaml"))[0];
 
     beforeAll(async () => {
-        const config = loadGuardConfig(
+        const shipped = loadGuardConfig(
             join(ROOT, "policies", "guard-config.yaml"),
             RULES.map((r) => r.id),
         );
+        // The shipped entries, and two of this test's own: a Deployment and a Job, so that the
+        // deployment, ReplicaSet and Job controllers' identities are proven here too.
+        const config = { ...shipped, exemptions: [...shipped.exemptions, ...EXTRA] };
         const { policy, binding } = admissionManifests("oceanid-guardrails", RULES, {
             config,
             excludedNamespaces: config.admissionExcludedNamespaces,
@@ -113,6 +130,55 @@ suite("day one on the real control plane with the shipped platform config", () =
         expect(pod.spec.hostPID).toBe(true);
         expect(pod.metadata.ownerReferences[0]).toMatchObject({ apiVersion: "apps/v1", kind: "DaemonSet", name: "node-exporter", controller: true });
         expect(pod.spec.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms[0].matchFields[0].values).toEqual([NODE]);
+    }, 90_000);
+
+    it("a Deployment's ReplicaSet and Pods (deployment and ReplicaSet controllers), a Job's Pods (Job controller) are admitted under the entry for their owner", async () => {
+        const deployment = {
+            apiVersion: "apps/v1",
+            kind: "Deployment",
+            metadata: { name: "pid-agent", namespace: "apps" },
+            spec: { selector: { matchLabels: { app: "pid-agent" } }, template: { metadata: { labels: { app: "pid-agent" } }, spec: pidSpec() } },
+        };
+        const job = { apiVersion: "batch/v1", kind: "Job", metadata: { name: "pid-scan", namespace: "apps" }, spec: { template: { spec: pidSpec("Never") } } };
+        const r = apply([deployment, job]);
+        expect(r.code, r.output).toBe(0);
+        const owners = await pollUntil(
+            "the ReplicaSet controller's and the Job controller's Pods",
+            () => {
+                const pods = JSON.parse(must(["get", "pods", "-n", "apps", "-o", "json"])).items as Obj[];
+                const by = (kind: string) => pods.find((p) => p.metadata.ownerReferences?.some((o: Obj) => o.kind === kind));
+                const rsPod = by("ReplicaSet");
+                const jobPod = by("Job");
+                return rsPod && jobPod
+                    ? {
+                          rs: rsPod.metadata.ownerReferences[0].name as string,
+                          hash: rsPod.metadata.labels["pod-template-hash"] as string,
+                          job: jobPod.metadata.ownerReferences[0].name as string,
+                      }
+                    : undefined;
+            },
+            60_000,
+            () => must(["get", "events", "-n", "apps"]),
+        );
+        expect(owners.rs).toBe(`pid-agent-${owners.hash}`);
+        expect(owners.job).toBe("pid-scan");
+        // The same Pod spec from a person, naming the same ReplicaSet, is denied.
+        const copy = {
+            apiVersion: "v1",
+            kind: "Pod",
+            metadata: {
+                name: "pid-agent-copy",
+                namespace: "apps",
+                labels: { app: "pid-agent", "pod-template-hash": owners.hash },
+                ownerReferences: [
+                    { apiVersion: "apps/v1", kind: "ReplicaSet", name: owners.rs, uid: "00000000-0000-0000-0000-000000000001", controller: true },
+                ],
+            },
+            spec: pidSpec(),
+        };
+        const denied = apply([copy]);
+        expect(denied.code).not.toBe(0);
+        expect(denied.output).toContain("denied request: workload-no-host-namespaces: ");
     }, 90_000);
 
     it("a Pod that copies the exporter's Pod (labels, owner reference, uid) but comes from a person is denied", () => {
