@@ -52,10 +52,12 @@ describe("index.ts on the dev stack", () => {
             "daemonset-no-host-network",
             "workload-no-host-namespaces",
             "no-host-path-network-state",
+            "no-host-path-node-runtime",
             "no-privileged-networking",
             "tailscale-exit-node-by-ip",
             "tailscale-userspace-only",
             "no-opaque-pod-template",
+            "no-in-cluster-node-upgrade",
         ]);
         const [binding] = byType("kubernetes:admissionregistration.k8s.io/v1:ValidatingAdmissionPolicyBinding");
         expect(binding.inputs.spec.validationActions).toEqual(["Deny", "Audit"]);
