@@ -286,9 +286,10 @@ fi
 # The final state is worth a few tries: the restarted k3s (the API, on a server) may take a moment.
 report_tries="1 2 3"
 if [ ${#problems[@]} -gt 0 ]; then
+    # The log's last line first: whoever sees the state sees the whole log.
+    echo "revert failed at $(date -u +%FT%TZ): $(IFS=';'; echo "${problems[*]}")"
     write_state revert-failed "$(IFS=';'; echo "${problems[*]}")"
     report_state
-    echo "revert failed at $(date -u +%FT%TZ): $reason"
     exit 1
 fi
 write_state reverted
