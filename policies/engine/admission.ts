@@ -36,6 +36,15 @@ export const MATCH_CONDITIONS = [
             `(!object.apiVersion.contains("/") || !object.apiVersion.split("/")[0].contains(".")) && object.kind in ${JSON.stringify([...POD_CARRYING_KINDS, "PersistentVolume"])} || ` +
             READ_BY_SHAPE_CEL,
     },
+    {
+        // An update that leaves what the rules judge as it was (a label, an annotation, an owner
+        // reference, a finalizer: kubectl label, the garbage collector) was judged when that content
+        // came in: judging it again would lock exempted and older objects in place.
+        name: "changes-what-is-judged",
+        expression:
+            'request.operation != "UPDATE" || oldObject == null || ' +
+            "(has(object.spec) ? !has(oldObject.spec) || object.spec != oldObject.spec : has(object.template) ? !has(oldObject.template) || object.template != oldObject.template : true)",
+    },
 ];
 
 export interface AdmissionOptions {

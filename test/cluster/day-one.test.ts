@@ -199,6 +199,34 @@ suite("day one on the real control plane with the shipped platform config", () =
         expect(r.output).toContain("exempt it in policies/guard-config.yaml: exemptions: [{kind: Pod, namespace: monitoring, name: node-exporter-copy");
     });
 
+    it("day two: labelling a controller's Pod is admitted (nothing judged changes); turning a Deployment's template to hostPID is not", () => {
+        const pods = JSON.parse(must(["get", "pods", "-n", "monitoring", "-o", "json"])).items as Obj[];
+        const real = pods.find((p) => p.metadata.ownerReferences?.some((o: Obj) => o.name === "node-exporter"))!;
+        const label = kubectl(["label", "pod", real.metadata.name, "-n", "monitoring", "oceanid.io/checked=yes"]);
+        expect(label.code, label.output).toBe(0);
+        const web = {
+            apiVersion: "apps/v1",
+            kind: "Deployment",
+            metadata: { name: "web", namespace: "apps" },
+            spec: { selector: { matchLabels: { app: "web" } }, template: { metadata: { labels: { app: "web" } }, spec: { ...pidSpec(), hostPID: false } } },
+        };
+        expect(apply([web]).code).toBe(0);
+        const patched = kubectl([
+            "patch",
+            "deployment",
+            "web",
+            "-n",
+            "apps",
+            "--type=merge",
+            "-p",
+            JSON.stringify({ spec: { template: { spec: { hostPID: true } } } }),
+        ]);
+        expect(patched.code).not.toBe(0);
+        expect(patched.output).toContain("denied request: workload-no-host-namespaces: ");
+        const annotated = kubectl(["annotate", "deployment", "web", "-n", "apps", "oceanid.io/owner=apps-team"]);
+        expect(annotated.code, annotated.output).toBe(0);
+    });
+
     it("the incident's DaemonSet is denied (the API server names the first rule it broke), exemption route included", () => {
         const r = apply(docs(join(ROOT, "test", "fixtures", "incident", "tailscale-daemonset.yaml")));
         expect(r.code).not.toBe(0);

@@ -33,12 +33,13 @@ export function admissionDenials(
         now: NOW,
     });
     // What the API server binds as `request`: here only who asks.
-    const request = { userInfo: { username: opts.username ?? "kubernetes-admin" } };
+    const request = { operation: "CREATE", userInfo: { username: opts.username ?? "kubernetes-admin" } };
+    const oldObject = null;
     const denied: string[] = [];
     const messages: string[] = [];
     for (const object of objects.flatMap(asApplied)) {
         // The objects the API server would run the policy on: its match conditions, as it evaluates them.
-        if (!policy.spec.matchConditions.every((m) => evaluate(m.expression, { object, request }) === true)) continue;
+        if (!policy.spec.matchConditions.every((m) => evaluate(m.expression, { object, oldObject, request }) === true)) continue;
         const variables: Record<string, unknown> = {};
         for (const v of policy.spec.variables) variables[v.name] = evaluate(v.expression, { object, variables, request });
         policy.spec.validations.forEach((v, i) => {
