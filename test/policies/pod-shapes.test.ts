@@ -23,10 +23,13 @@ const policies = (...objects: Obj[]) => [...new Set(guard(...objects).map((v) =>
 const { policy } = admissionManifests("g", RULES, { config: guardConfig(), now: NOW });
 /** The rules the API server denies `object` with, or undefined when the policy does not match it. */
 function admit(object: Obj): string[] | undefined {
-    if (!policy.spec.matchConditions.every((m) => cel(m.expression, { object }) === true)) return undefined;
+    // A create by an administrator, as kubectl sends it.
+    const request = { operation: "CREATE", userInfo: { username: "kubernetes-admin" } };
+    const bound = { object, oldObject: null, request };
+    if (!policy.spec.matchConditions.every((m) => cel(m.expression, bound) === true)) return undefined;
     const variables: Record<string, unknown> = {};
-    for (const v of policy.spec.variables) variables[v.name] = cel(v.expression, { object, variables });
-    return [...new Set(policy.spec.validations.filter((v) => cel(v.expression, { object, variables }) !== true).map((v) => v.message.split(":")[0]))].sort();
+    for (const v of policy.spec.variables) variables[v.name] = cel(v.expression, { ...bound, variables });
+    return [...new Set(policy.spec.validations.filter((v) => cel(v.expression, { ...bound, variables }) !== true).map((v) => v.message.split(":")[0]))].sort();
 }
 
 const safeContainer = (name: string) => ({ name, image: "registry.example/app:1.0", securityContext: { allowPrivilegeEscalation: false } });
