@@ -7,7 +7,7 @@ import { provisionerOf, type GuardConfig, type PlatformExemption } from "./guard
 import { normalizeHostPath } from "./host-path";
 import { CONTROLLER_REF_CEL, OWNERS_CEL } from "./ownership";
 import { POD_CARRYING_KINDS, READ_BY_SHAPE_CEL, SHAPE_MAX_POD_SPECS, shapeContainersCel, shapePodSpecsCel } from "./pod-spec";
-import type { Rule } from "./rule";
+import { normalizeCapability, type Rule } from "./rule";
 
 /**
  * Every pod-carrying resource in every API group it was ever served from,
@@ -64,7 +64,7 @@ function exemptionRows(e: PlatformExemption): string[][] {
             ? [["", "", ""]]
             : [
                   ...(e.allow.hostPaths ?? []).map((h) => ["hostPath", normalizeHostPath(h.path), h.readOnly ? "readOnly" : ""]),
-                  ...(e.allow.capabilities ?? []).map((c) => ["capability", c.trim().toUpperCase().replace(/^CAP_/, ""), ""]),
+                  ...(e.allow.capabilities ?? []).map((c) => ["capability", normalizeCapability(c), ""]),
                   ...(e.allow.privileged ? [["privileged", "", ""]] : []),
                   ...(e.allow.hostNamespaces ?? []).map((n) => ["hostNamespace", n, ""]),
               ];
@@ -120,6 +120,13 @@ function variables(config: GuardConfig, now: Date) {
         { name: "allowed", expression: 'variables.matched.filter(x, x[4] != "").map(x, [x[3], x[4], x[5], x[6]])' },
         // Pods a DaemonSet's controller creates are judged as their DaemonSet is.
         { name: "fromDaemonSet", expression: 'variables.owners.exists(o, o[0] == "DaemonSet")' },
+        // What an exemption for this object names, once for every refusal's message: the owner the creating controller proved.
+        {
+            name: "exemptionSubject",
+            expression:
+                '"kind: " + variables.owners[size(variables.owners) - 1][0] + (variables.objectNamespace == "" ? "" : ", namespace: " + variables.objectNamespace) + ' +
+                '", name: " + variables.owners[size(variables.owners) - 1][1]',
+        },
         { name: "provisioned", expression: `[${provisioned.join(", ")}]` },
     ];
 }
@@ -134,11 +141,9 @@ export function admissionManifests(name: string, rules: readonly Rule[], options
             {
                 expression: `${exempt(rule.id)} || (${rule.admission.expression})`,
                 message,
-                // The exemption route names the owner the creating controller proved, which is what an exemption can name.
                 messageExpression:
-                    `${celString(`${message}. If it is trusted with the node, exempt it in policies/guard-config.yaml: exemptions: [{kind: `)} + ` +
-                    `variables.owners[size(variables.owners) - 1][0] + (variables.objectNamespace == "" ? "" : ", namespace: " + variables.objectNamespace) + ` +
-                    `", name: " + variables.owners[size(variables.owners) - 1][1] + ${celString(`, policies: [${rule.id}], reason: "<why this is safe>"}].`)}`,
+                    `${celString(`${message}. If it is trusted with the node, exempt it in policies/guard-config.yaml: exemptions: [{`)} + ` +
+                    `variables.exemptionSubject + ${celString(`, policies: [${rule.id}], reason: "<why this is safe>"}].`)}`,
                 reason: "Forbidden",
             },
         ];

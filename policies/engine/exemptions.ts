@@ -1,7 +1,7 @@
 import type { Allow, PlatformExemption } from "./guard-config";
 import { normalizeHostPath } from "./host-path";
 import { objectMeta, type KubeObject } from "./kube-object";
-import type { Allowance, Finding } from "./rule";
+import { normalizeCapability, type Allowance, type Finding } from "./rule";
 
 export const EXEMPT_ANNOTATION = "guardrails.oceanid/exempt";
 export const REASON_ANNOTATION = "guardrails.oceanid/reason";
@@ -35,11 +35,6 @@ export interface ExemptionOptions {
     readonly annotations: boolean;
     readonly now: Date;
 }
-
-const normalizeCapability = (c: string): string => {
-    const upper = c.trim().toUpperCase();
-    return upper.startsWith("CAP_") ? upper.slice(4) : upper;
-};
 
 /** Whether a narrow exemption's `allow` names exactly what the finding is about. */
 export function allows(allow: Allow, a: Allowance): boolean {

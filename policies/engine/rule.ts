@@ -15,6 +15,12 @@ export type Allowance =
     | { readonly type: "privileged" }
     | { readonly type: "hostNamespace"; readonly value: string };
 
+/** "cap_net_admin" and "NET_ADMIN" are the same capability to the runtime: the spelling findings and allowances compare. */
+export function normalizeCapability(c: string): string {
+    const upper = c.trim().toUpperCase();
+    return upper.startsWith("CAP_") ? upper.slice(4) : upper;
+}
+
 /** One thing wrong with one object. `detail` follows "<Kind> <ns>/<name>: " in the message. */
 export interface Finding {
     readonly detail: string;

@@ -76,11 +76,11 @@ export const PENDING: Unseen = { why: "is not known until the update runs", pend
  * envFrom is one cause, however many variables it may hold. One setting keeps
  * its own text (`single`).
  */
-export function envFromDetail(
+export function envFromDetail<T extends { name: string; unseen: Unseen }>(
     container: string,
     what: string,
-    hidden: ReadonlyArray<{ name: string; unseen: Unseen }>,
-    single: (h: { name: string; unseen: Unseen }) => string,
+    hidden: readonly T[],
+    single: (h: T) => string,
 ): string {
     if (hidden.length === 1) return single(hidden[0]);
     const names = hidden.map((h) => h.name);

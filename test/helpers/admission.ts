@@ -14,6 +14,11 @@ function asApplied(obj: Obj): Obj[] {
     return [obj];
 }
 
+/** What the API server binds besides `variables` for a create by `username`: the object, no old object, the request. */
+export function createBindings(object: Obj, username = "kubernetes-admin") {
+    return { object, oldObject: null, request: { operation: "CREATE", userInfo: { username } } };
+}
+
 /**
  * Gate 3: the ValidatingAdmissionPolicy's CEL, evaluated the way the API server
  * does (variables in order, then each validation), with a CEL library: the set
@@ -32,21 +37,19 @@ export function admissionDenials(
         ),
         now: NOW,
     });
-    // What the API server binds as `request`: here only who asks.
-    const request = { operation: "CREATE", userInfo: { username: opts.username ?? "kubernetes-admin" } };
-    const oldObject = null;
     const denied: string[] = [];
     const messages: string[] = [];
     for (const object of objects.flatMap(asApplied)) {
         // The objects the API server would run the policy on: its match conditions, as it evaluates them.
-        if (!policy.spec.matchConditions.every((m) => evaluate(m.expression, { object, oldObject, request }) === true)) continue;
+        const bound = createBindings(object, opts.username);
+        if (!policy.spec.matchConditions.every((m) => evaluate(m.expression, bound) === true)) continue;
         const variables: Record<string, unknown> = {};
-        for (const v of policy.spec.variables) variables[v.name] = evaluate(v.expression, { object, variables, request });
+        for (const v of policy.spec.variables) variables[v.name] = evaluate(v.expression, { ...bound, variables });
         policy.spec.validations.forEach((v, i) => {
-            const ok = evaluate(v.expression, { object, variables, request });
+            const ok = evaluate(v.expression, { ...bound, variables });
             if (ok !== true) {
                 denied.push(policy.spec.validations[i].message.split(":")[0]);
-                messages.push(String(evaluate(v.messageExpression, { object, variables, request })));
+                messages.push(String(evaluate(v.messageExpression, { ...bound, variables })));
             }
         });
     }

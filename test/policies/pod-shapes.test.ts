@@ -12,6 +12,7 @@ import { hostPathVolumes } from "../../policies/engine/host-path";
 import { fromManifest, type KubeObject } from "../../policies/engine/kube-object";
 import { containersOf, podSpecsOf, SHAPE_MAX_DEPTH, SHAPE_MAX_POD_SPECS, shapeProblems } from "../../policies/engine/pod-spec";
 import { UNKNOWN } from "../../policies/engine/unknown";
+import { createBindings } from "../helpers/admission";
 import { RULES } from "../../policies/rules";
 import type { Obj } from "../fixtures/guard-cases";
 import { guardConfig, NOW } from "../helpers/gates";
@@ -24,8 +25,7 @@ const { policy } = admissionManifests("g", RULES, { config: guardConfig(), now: 
 /** The rules the API server denies `object` with, or undefined when the policy does not match it. */
 function admit(object: Obj): string[] | undefined {
     // A create by an administrator, as kubectl sends it.
-    const request = { operation: "CREATE", userInfo: { username: "kubernetes-admin" } };
-    const bound = { object, oldObject: null, request };
+    const bound = createBindings(object);
     if (!policy.spec.matchConditions.every((m) => cel(m.expression, bound) === true)) return undefined;
     const variables: Record<string, unknown> = {};
     for (const v of policy.spec.variables) variables[v.name] = cel(v.expression, { ...bound, variables });

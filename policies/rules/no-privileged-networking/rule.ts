@@ -1,7 +1,7 @@
 import { allowedCel, celStrings, everyContainerCel } from "../../engine/cel";
 import { pathText } from "../../engine/pod-spec";
 import type { Finding, Rule } from "../../engine/rule";
-import { cannotProve, containerFindings } from "../../engine/rule";
+import { cannotProve, containerFindings, normalizeCapability } from "../../engine/rule";
 import { isUnknown, read, readList, UNKNOWN } from "../../engine/unknown";
 
 /** Capabilities that let a container rewrite the node's network (or anything else). */
@@ -15,12 +15,6 @@ const CAPABILITY_RISK: Record<string, string> = {
     SYS_MODULE: ", which lets it load kernel modules into the node's kernel",
     ALL: ", which is every capability, NET_ADMIN and SYS_ADMIN included",
 };
-
-/** "cap_net_admin" and "NET_ADMIN" are the same capability to the runtime. */
-function normalizeCapability(c: string): string {
-    const upper = c.trim().toUpperCase();
-    return upper.startsWith("CAP_") ? upper.slice(4) : upper;
-}
 
 export const noPrivilegedNetworking: Rule = {
     id: "no-privileged-networking",

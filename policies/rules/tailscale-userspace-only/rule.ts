@@ -68,7 +68,7 @@ export const tailscaleUserspaceOnly: Rule = {
             }
             if (hidden.length > 0) {
                 findings.unshift({
-                    detail: envFromDetail(c.name, "runs Tailscale in userspace mode", hidden, (h) => hidden.find((x) => x === h)!.text),
+                    detail: envFromDetail(c.name, "runs Tailscale in userspace mode", hidden, (h) => h.text),
                     unknown: false,
                 });
             }
