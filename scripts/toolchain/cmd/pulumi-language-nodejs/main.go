@@ -19,10 +19,12 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 
 	pulumirpc "github.com/pulumi/pulumi/sdk/v3/proto/go"
 	"google.golang.org/grpc"
@@ -54,6 +56,7 @@ func run(args []string) error {
 		return fmt.Errorf("starting %s: %w", realHost, err)
 	}
 	defer func() { _ = child.Process.Kill() }()
+	forwardStopSignals(child)
 
 	// The host prints its port on the first line of stdout, like every plugin.
 	reader := bufio.NewReader(stdout)
@@ -97,8 +100,44 @@ func run(args []string) error {
 		return err
 	case err := <-exited:
 		close(cancel)
+		if stoppedOnRequest(err) {
+			return nil
+		}
 		return err
 	}
+}
+
+// The engine stops a plugin with SIGINT to its process group (then SIGKILL).
+// The shim outlives that signal and hands it on, so the real host stops the
+// way it would alone, and its exit by that signal is a shutdown, not an error
+// to print into the user's output.
+var stopSignals = []os.Signal{syscall.SIGINT, syscall.SIGTERM}
+
+func forwardStopSignals(child *exec.Cmd) {
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, stopSignals...)
+	go func() {
+		for s := range sigs {
+			_ = child.Process.Signal(s)
+		}
+	}()
+}
+
+func stoppedOnRequest(err error) bool {
+	var exitErr *exec.ExitError
+	if !errors.As(err, &exitErr) {
+		return false
+	}
+	status, ok := exitErr.Sys().(syscall.WaitStatus)
+	if !ok || !status.Signaled() {
+		return false
+	}
+	for _, s := range stopSignals {
+		if status.Signal() == s {
+			return true
+		}
+	}
+	return false
 }
 
 func realHostPath() (string, error) {
