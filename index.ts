@@ -7,10 +7,11 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { GuardrailsAdmission } from "./components/admission/guardrails-admission";
 import { StackConfigError } from "./components/config/problems";
-import { parseStackConfig, SECRET_NAMES, serverUrl, STACK_KEYS, type StackSettings } from "./components/config/stack-config";
+import { exitNodeOf, parseStackConfig, SECRET_NAMES, serverUrl, STACK_KEYS, type StackSettings } from "./components/config/stack-config";
 import { EgressGateway } from "./components/network/egress-gateway";
 import { TailnetAccess } from "./components/network/tailnet-access";
 import { ClusterNode } from "./components/nodes/cluster-node";
+import { ExitNode } from "./components/nodes/exit-node";
 import { rolloutOrder } from "./components/nodes/rollout-order";
 import { commandPluginProblem } from "./components/platform/command-plugin";
 import { kubernetesProviderArgs } from "./components/platform/kubernetes-provider";
@@ -85,6 +86,28 @@ for (const node of rolloutOrder(settings.nodes)) {
               }),
     });
     previous = clusterNode.k3sConfirmed;
+}
+
+// The exit node's host Tailscale: one more gated, self-reverting node change, after every k3s change.
+const exitNodeHost = settings.exitNodeHost;
+if (exitNodeHost !== undefined && nodeSecrets !== undefined) {
+    const node = exitNodeOf(settings)!;
+    new ExitNode(`${node.name}-exit-node`, {
+        node,
+        host: exitNodeHost,
+        address: settings.egress.exitNode,
+        settings: settings.nodeChanges,
+        leftoversScript: readFileSync(join(__dirname, "scripts", "recovery", "remove-tailscale-leftovers"), "utf8"),
+        apiUrl: node.role === "server" ? "https://127.0.0.1:6443" : serverUrl(settings),
+        secrets: {
+            sshPrivateKey: nodeSecrets.sshPrivateKey,
+            kubeconfig: nodeSecrets.kubeconfig,
+            authKey: config.requireSecret("exitNodeAuthKey"),
+            controlApiKey: config.requireSecret("tailscaleApiKey"),
+        },
+        ...(settings.kubernetes.mode === "cluster" && settings.kubernetes.context !== undefined ? { context: settings.kubernetes.context } : {}),
+        ...(previous === undefined ? {} : { after: previous }),
+    });
 }
 
 // The same guardrails as the policy pack, enforced by the API server itself.

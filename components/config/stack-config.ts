@@ -2,7 +2,7 @@ import { z } from "zod";
 import { isIpAddress, isTailscaleAddress, normalizeAddress } from "../../lib/addresses";
 import { agentSkewProblem, parseK3sVersion } from "./k3s-version";
 import { formatIssues } from "../../lib/problems";
-import { KEY_EXPIRY_DAYS } from "../network/tailnet-policy";
+import { KEY_EXPIRY_DAYS, TAILNET_DEFAULTS } from "../network/tailnet-policy";
 import { placeholderProblems, StackConfigError } from "./problems";
 
 /**
@@ -18,7 +18,7 @@ export type RawStackConfig = {
     configFile?: string;
 } & Partial<Record<StackKey, unknown>>;
 
-export const SECRET_NAMES = ["sshPrivateKey", "k3sToken", "tailscaleAuthKey", "tailscaleApiKey", "kubeconfig"] as const;
+export const SECRET_NAMES = ["sshPrivateKey", "k3sToken", "tailscaleAuthKey", "tailscaleApiKey", "exitNodeAuthKey", "kubeconfig"] as const;
 export type SecretName = (typeof SECRET_NAMES)[number];
 
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
@@ -105,6 +105,14 @@ const nodeSchema = z
          * Setting it is the only way to skip `outOfBand`, and every preview and node change prints it.
          */
         unsafeNoOutOfBand: z.string().trim().min(1, { error: "is empty: give the reason this node may be changed without out-of-band access" }).optional(),
+        /**
+         * The host's own Tailscale preferences. Accepted only to be refused with the reason
+         * (hostTailscaleUseProblems): no cluster node may send its own traffic into the tailnet.
+         */
+        tailscale: z
+            .object({ exitNode: z.string().optional(), exitNodeAllowLanAccess: z.boolean().optional(), acceptRoutes: z.boolean().optional() })
+            .strict()
+            .optional(),
     })
     .strict();
 
@@ -192,6 +200,47 @@ const nodeChangesSchema = z
     })
     .strict();
 
+/** The exit node's host Tailscale, installed and brought up as a gated, self-reverting node change. */
+const exitNodeHostSchema = z
+    .object({
+        /** Tailscale's static release (`https://pkgs.tailscale.com/stable/tailscale_<version>_amd64.tgz`), pinned by checksum. */
+        release: z
+            .object({
+                version: z.string().regex(/^\d+\.\d+\.\d+$/, { error: (i) => `${quote(i.input)} is not a Tailscale version: use e.g. 1.102.3` }),
+                url: z
+                    .string()
+                    .regex(/^https:\/\/\S+\.tgz$/, { error: (i) => `${quote(i.input)} is not an https:// URL of a .tgz (Tailscale's static release)` }),
+                sha256: z
+                    .string()
+                    .regex(/^[a-f0-9]{64}$/, { error: (i) => `${quote(i.input)} is not a sha256: use the 64 hex digits of the .tgz's sha256sum` }),
+            })
+            .strict(),
+        /** `tailscale up --login-server` (headscale); Tailscale's own when absent. */
+        loginServer: z
+            .string()
+            .regex(/^https?:\/\/\S+$/, { error: (i) => `${quote(i.input)} is not a URL` })
+            .optional(),
+        /** `--advertise-tags`. @default ["tag:exit-node"] */
+        tags: z
+            .array(z.string().regex(/^tag:[a-z0-9][-a-z0-9]*$/, { error: (i) => `${quote(i.input)} is not a tag: use tag:<name>` }))
+            .default(["tag:exit-node"]),
+        /** Tailscale's log upload from the exit node. @default false */
+        uploadLogs: z.boolean().default(false),
+        /** Where the gate asks whether the node is online with its exit routes approved (key: the tailscaleApiKey secret). */
+        controlApi: z
+            .object({
+                kind: z.enum(["tailscale", "headscale"]).default("tailscale"),
+                /** @default "https://api.tailscale.com" */
+                url: z
+                    .string()
+                    .regex(/^https?:\/\/\S+$/, { error: (i) => `${quote(i.input)} is not a URL` })
+                    .default("https://api.tailscale.com"),
+            })
+            .strict()
+            .prefault({}),
+    })
+    .strict();
+
 const stackSchema = z.object({
     nodes: z.array(nodeSchema).min(1, { error: "is empty: list every node of the cluster" }),
     /** "ssh": node changes run over SSH; "none": the program never connects to a node (dev). */
@@ -199,6 +248,8 @@ const stackSchema = z.object({
     kubernetes: kubernetesSchema,
     egress: egressSchema,
     nodeChanges: nodeChangesSchema.prefault({}),
+    /** The exit node's host Tailscale as a node change (nodeAccess "ssh"). @default not managed */
+    exitNodeHost: exitNodeHostSchema.optional(),
 });
 
 /** The plain (non-secret) keys under `oceanid:`, each read once, straight from the schema. */
@@ -209,6 +260,7 @@ export type NodeConfig = z.infer<typeof nodeSchema>;
 export type KubernetesTarget = z.infer<typeof kubernetesSchema>;
 export type EgressConfig = z.infer<typeof egressSchema>;
 export type NodeChangeSettings = z.infer<typeof nodeChangesSchema>;
+export type ExitNodeHostConfig = z.infer<typeof exitNodeHostSchema>;
 export type StackSettings = z.infer<typeof stackSchema> & { stack: string };
 
 /**
@@ -262,9 +314,12 @@ const CROSS_FIELD_RULES: ReadonlyArray<CrossFieldRule<never>> = [
     rule(z.object({ nodeChanges: stackSchema.shape.nodeChanges }), ({ nodeChanges }) => nodeChangeTimingProblems(nodeChanges)),
     rule(nodesWith("name", "addresses").extend({ egress: z.object({ exitNode: egressSchema.shape.exitNode }) }), (cfg) => exitNodeProblems(cfg)),
     rule(z.object({ egress: egressSchema }), ({ egress }) => egressNamespaceProblems(egress)),
+    rule(nodesWith("name", "tailscale"), ({ nodes }) => hostTailscaleUseProblems(nodes)),
+    rule(z.object({ nodeAccess: stackSchema.shape.nodeAccess, egress: egressSchema, exitNodeHost: exitNodeHostSchema }), (cfg) => exitNodeHostProblems(cfg)),
     rule(nodesWith("name", "addresses").extend({ egress: egressSchema }), (cfg) => ciTailnetProblems(cfg)),
-    rule(z.object({ nodeAccess: stackSchema.shape.nodeAccess, kubernetes: kubernetesSchema, egress: egressSchema }), (cfg, secretsSet) =>
-        missingSecretProblems(cfg, secretsSet),
+    rule(
+        z.object({ nodeAccess: stackSchema.shape.nodeAccess, kubernetes: kubernetesSchema, egress: egressSchema, exitNodeHost: z.unknown() }),
+        (cfg, secretsSet) => missingSecretProblems(cfg, secretsSet),
     ),
 ] as never;
 
@@ -362,6 +417,13 @@ export function sshAddress(n: NodeConfig): string {
     return n.addresses[n.ssh.via ?? defaultSshVia(n)!]!;
 }
 
+/** The node whose Tailscale address is egress.exitNode (none for "auto:any"). */
+export function exitNodeOf(cfg: Pick<StackSettings, "nodes" | "egress">): NodeConfig | undefined {
+    const exitNode = cfg.egress.exitNode;
+    if (!isIpAddress(exitNode)) return undefined;
+    return cfg.nodes.find((n) => n.addresses.tailscale !== undefined && normalizeAddress(n.addresses.tailscale) === normalizeAddress(exitNode));
+}
+
 /** The URL agents join: `nodeChanges.serverUrl`, else the server's SSH address on 6443. */
 export function serverUrl(cfg: Pick<StackSettings, "nodes" | "nodeChanges">): string {
     if (cfg.nodeChanges.serverUrl !== undefined) return cfg.nodeChanges.serverUrl;
@@ -432,6 +494,55 @@ function exitNodeProblems(cfg: { nodes: ReadonlyArray<Pick<NodeConfig, "addresse
     return [];
 }
 
+const INCIDENT =
+    "tailscaled then routes the host's own traffic, the kubelet's to the API server and SSH included, into the tailnet " +
+    "(the 2025-10-13 incident: two nodes NotReady, SSH lost); pods reach the exit node through the egress gateway (oceanid:egress)";
+
+/** No cluster node uses an exit node (or tailnet routes) for its own traffic. */
+function hostTailscaleUseProblems(nodes: ReadonlyArray<Pick<NodeConfig, "name" | "tailscale">>): string[] {
+    return nodes.flatMap((n, i) => {
+        const t = n.tailscale;
+        if (t === undefined) return [];
+        const at = `nodes[${i}].tailscale`;
+        const problems: string[] = [];
+        if (t.exitNode !== undefined) {
+            problems.push(`${at}.exitNode: ${quote(t.exitNode)}: ${n.name} must not use an exit node: ${INCIDENT}; remove ${at}.exitNode`);
+        }
+        if (t.exitNodeAllowLanAccess !== undefined) {
+            problems.push(
+                `${at}.exitNodeAllowLanAccess: ${t.exitNodeAllowLanAccess}: no node uses an exit node, and LAN access would not save one: it excepts only directly connected subnets, not the API server behind a router; remove it`,
+            );
+        }
+        if (t.acceptRoutes === true) {
+            problems.push(
+                `${at}.acceptRoutes: true: routes other tailnet machines advertise would capture ${n.name}'s own traffic to those subnets; remove it`,
+            );
+        }
+        return problems;
+    });
+}
+
+/** The managed exit node: the node egress.exitNode names, changed over SSH, its tag the one the tailnet policy approves. */
+function exitNodeHostProblems(cfg: { nodeAccess: StackSettings["nodeAccess"]; egress: EgressConfig; exitNodeHost: ExitNodeHostConfig }): string[] {
+    const problems: string[] = [];
+    if (cfg.nodeAccess !== "ssh")
+        problems.push(
+            `exitNodeHost: set, but nodeAccess is ${quote(cfg.nodeAccess)}: the exit node is changed over SSH; set nodeAccess "ssh" or remove exitNodeHost`,
+        );
+    if (!cfg.egress.enabled) problems.push("exitNodeHost: set, but egress.enabled is false: nothing uses the exit node; remove exitNodeHost");
+    if (cfg.egress.exitNode === "auto:any") {
+        problems.push(
+            `exitNodeHost: set, but egress.exitNode is "auto:any": name the exit node's Tailscale address, so the program knows which node to make the exit node`,
+        );
+    }
+    if (cfg.egress.tailnet.manage && !cfg.exitNodeHost.tags.includes(TAILNET_DEFAULTS.exitNodeTag)) {
+        problems.push(
+            `exitNodeHost.tags: ${quote(cfg.exitNodeHost.tags)} lacks ${TAILNET_DEFAULTS.exitNodeTag}, the tag whose exit routes the managed tailnet policy approves (autoApprovers.exitNode); add it`,
+        );
+    }
+    return problems;
+}
+
 /** Namespaces k3s itself needs unrestricted; forcing them through the gateway would cut DNS and the control plane. */
 const SYSTEM_NAMESPACES = ["kube-system", "kube-public", "kube-node-lease"];
 
@@ -452,7 +563,10 @@ function egressNamespaceProblems(egress: EgressConfig): string[] {
     return problems;
 }
 
-function missingSecretProblems(cfg: Pick<StackSettings, "nodeAccess" | "kubernetes" | "egress">, secretsSet: RawStackConfig["secretsSet"]): string[] {
+function missingSecretProblems(
+    cfg: Pick<StackSettings, "nodeAccess" | "kubernetes" | "egress"> & { exitNodeHost?: unknown },
+    secretsSet: RawStackConfig["secretsSet"],
+): string[] {
     const needed: Array<[SecretName, string]> = [];
     if (cfg.nodeAccess === "ssh") {
         needed.push(["sshPrivateKey", 'nodeAccess "ssh" logs in to the nodes with it']);
@@ -461,7 +575,11 @@ function missingSecretProblems(cfg: Pick<StackSettings, "nodeAccess" | "kubernet
     if (cfg.kubernetes.mode === "cluster") {
         needed.push(["kubeconfig", 'kubernetes.mode "cluster" deploys with it']);
     }
-    if (cfg.egress.enabled && cfg.egress.tailnet.manage) {
+    if (cfg.exitNodeHost !== undefined) {
+        needed.push(["exitNodeAuthKey", "exitNodeHost joins the exit node to the tailnet with it (reusable, not ephemeral, tagged with exitNodeHost.tags)"]);
+        needed.push(["tailscaleApiKey", "exitNodeHost's gate asks the control server (exitNodeHost.controlApi) about the exit node with it"]);
+    }
+    if (cfg.egress.enabled && cfg.egress.tailnet.manage && cfg.exitNodeHost === undefined) {
         needed.push(["tailscaleApiKey", "egress.tailnet.manage creates the gateway's auth key and policy with it"]);
     } else if (cfg.egress.enabled && cfg.kubernetes.mode === "cluster") {
         needed.push(["tailscaleAuthKey", "the egress gateway joins the tailnet with it (or set egress.tailnet.manage)"]);

@@ -11,6 +11,7 @@ import { gate } from "./gate";
 import { DEFAULT_MAX_LEASE_AGE_SECONDS, leaseAgeSeconds, nodeProblems, type NodeExpectation, type NodeObservation } from "./node-health";
 import { nodeChangeProblems } from "./node-change-status";
 import { KubeApiError, observation, observeKubernetes, pingServer, probeSsh, type KubeState } from "./probes";
+import { probeTailnet } from "./tailnet-device";
 import { toJson, toText, type HealthReport, type NodeReport } from "./report";
 import { API_TIMEOUT_MS, CannotCheck, fileError, loadKubeconfig, newSession, scrub, UsageError, type HealthIo, type Probes, type Session } from "./session";
 import { uncordon } from "./uncordon";
@@ -23,7 +24,7 @@ export { USAGE } from "./usage";
 const SSH_TIMEOUT_MS = 5_000;
 const PING_TIMEOUT_MS = 5_000;
 
-export const REAL_PROBES: Probes = { kubernetes: observeKubernetes, ssh: probeSsh, ping: pingServer };
+export const REAL_PROBES: Probes = { kubernetes: observeKubernetes, ssh: probeSsh, ping: pingServer, tailnet: probeTailnet };
 
 /** The steps of a node change, each its own subcommand; anything else is check mode. */
 const STEPS: Record<string, (argv: readonly string[], session: Session) => Promise<number>> = { gate, drain, uncordon };

@@ -6,6 +6,7 @@ import { isIPv6 } from "node:net";
 import { shellQuote, shellWord } from "../platform/shell-quote";
 import { ArgsError, checkConnectionFlags, parseFlags, renderCommand, requiredFlag, secondsFlag } from "./command-line";
 import { hostPort, parseHostKey } from "./ssh-host";
+import type { TailnetCheck } from "./tailnet-device";
 
 export { firstSentence } from "./command-line";
 
@@ -39,6 +40,8 @@ export interface GateSpec {
     rerun?: string;
     /** Kubeconfig context. Defaults to the kubeconfig's current context. */
     context?: string;
+    /** Also ask the tailnet's control server about the node (its key in OCEANID_TAILNET_API_KEY). */
+    tailnet?: TailnetCheck;
 }
 
 /** The gate's flags, for `util.parseArgs`. */
@@ -56,6 +59,12 @@ export const GATE_OPTIONS = {
     kubeconfig: { type: "string" },
     context: { type: "string" },
     interval: { type: "string" },
+    "tailnet-api": { type: "string" },
+    "tailnet-url": { type: "string" },
+    tailnet: { type: "string" },
+    "tailnet-host": { type: "string" },
+    "tailnet-address": { type: "string" },
+    "exit-node": { type: "boolean", default: false },
     help: { type: "boolean", short: "h", default: false },
 } as const;
 
@@ -75,7 +84,7 @@ export class GateArgsError extends ArgsError {
  * stdin (`--kubeconfig -`): it is a secret, so it never appears on a command line.
  */
 export function gateCommand(spec: GateSpec): string {
-    const flags: Array<[string, string]> = [
+    const flags: Array<[string, string?]> = [
         ["--node", shellWord(spec.node)],
         ["--version", shellWord(spec.version)],
         ["--ssh", shellWord(hostPort(spec.sshHost, spec.sshPort))],
@@ -90,6 +99,17 @@ export function gateCommand(spec: GateSpec): string {
     if (spec.rerun !== undefined) flags.push(["--rerun", shellQuote(spec.rerun)]);
     flags.push(["--kubeconfig", "-"]);
     if (spec.context !== undefined) flags.push(["--context", shellWord(spec.context)]);
+    if (spec.tailnet !== undefined) {
+        const t = spec.tailnet;
+        flags.push(
+            ["--tailnet-api", shellWord(t.api)],
+            ["--tailnet-url", shellWord(t.url)],
+            ["--tailnet", shellWord(t.tailnet)],
+            ["--tailnet-host", shellWord(t.hostname)],
+        );
+        if (t.address !== undefined) flags.push(["--tailnet-address", shellWord(t.address)]);
+        if (t.exitNode) flags.push(["--exit-node"]);
+    }
     return renderCommand("gate", flags);
 }
 
@@ -136,6 +156,7 @@ export function parseGateArgs(argv: readonly string[]): GateArgs {
     if (values.rerun === "") problems.push("--rerun must be the command that runs the change again, or left out");
     const interval = values.interval === undefined ? DEFAULT_GATE_INTERVAL_SECONDS : secondsFlag("interval", values.interval, problems, { integer: false });
     checkConnectionFlags(values, problems);
+    const tailnet = parseTailnetFlags(values, problems);
     if (problems.length > 0) throw new GateArgsError(problems.join("; "));
 
     const spec: GateSpec = { node, version, sshHost: ssh!.host, sshPort: ssh!.port, hostKey, since, timeoutSeconds: timeout };
@@ -144,7 +165,30 @@ export function parseGateArgs(argv: readonly string[]): GateArgs {
     if (values.previous !== undefined) spec.previousVersion = values.previous;
     if (values.rerun !== undefined) spec.rerun = values.rerun;
     if (values.context !== undefined) spec.context = values.context;
+    if (tailnet !== undefined) spec.tailnet = tailnet;
     return { help: false, spec, kubeconfig: values.kubeconfig, intervalSeconds: interval };
+}
+
+/** The tailnet check's flags: all of --tailnet-api, --tailnet-url and --tailnet-host, or none. */
+function parseTailnetFlags(
+    values: { [K in "tailnet-api" | "tailnet-url" | "tailnet" | "tailnet-host" | "tailnet-address"]?: string } & { "exit-node"?: boolean },
+    problems: string[],
+): TailnetCheck | undefined {
+    const api = values["tailnet-api"];
+    if (api === undefined) {
+        for (const f of ["tailnet-url", "tailnet", "tailnet-host", "tailnet-address", "exit-node"] as const) {
+            if (values[f] !== undefined && values[f] !== false) problems.push(`--${f} needs --tailnet-api`);
+        }
+        return undefined;
+    }
+    if (api !== "tailscale" && api !== "headscale") problems.push(`--tailnet-api must be tailscale or headscale, got ${JSON.stringify(api)}`);
+    const url = values["tailnet-url"] ?? "";
+    if (!/^https?:\/\/\S+$/.test(url)) problems.push(`--tailnet-url must be the control server API's http(s) URL, got ${JSON.stringify(url)}`);
+    const hostname = values["tailnet-host"] ?? "";
+    if (hostname === "") problems.push("--tailnet-host must name the machine in the tailnet");
+    const check: TailnetCheck = { api: api as TailnetCheck["api"], url, tailnet: values.tailnet ?? "-", hostname, exitNode: values["exit-node"] === true };
+    if (values["tailnet-address"] !== undefined) check.address = values["tailnet-address"];
+    return check;
 }
 
 /** `host:port` or `[v6]:port`. */

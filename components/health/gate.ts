@@ -9,9 +9,11 @@ import { KubeApiError } from "./kube-api";
 import { DEFAULT_MAX_LEASE_AGE_SECONDS, nodeProblems, type NodeExpectation } from "./node-health";
 import { observation } from "./probes";
 import { API_TIMEOUT_MS, loadKubeconfig, UsageError, type Session } from "./session";
+import { TAILNET_KEY_ENV } from "./tailnet-device";
 import { USAGE } from "./usage";
 
 const SSH_TIMEOUT_MS = 5_000;
+const TAILNET_TIMEOUT_MS = 10_000;
 
 export async function gate(argv: readonly string[], session: Session): Promise<number> {
     let args;
@@ -28,6 +30,11 @@ export async function gate(argv: readonly string[], session: Session): Promise<n
     const { spec, intervalSeconds } = args;
     const settleSeconds = spec.settleSeconds ?? 0;
     const maxLeaseAgeSeconds = spec.maxLeaseAgeSeconds ?? DEFAULT_MAX_LEASE_AGE_SECONDS;
+    const tailnetKey = spec.tailnet === undefined ? undefined : session.io.env[TAILNET_KEY_ENV];
+    if (spec.tailnet !== undefined && !tailnetKey) {
+        throw new UsageError(`gate: --tailnet-api needs the control server's API key in ${TAILNET_KEY_ENV}`);
+    }
+    if (tailnetKey) session.secrets.push(tailnetKey);
     const kc = loadKubeconfig(args.kubeconfig, spec.context, session);
     const expect: NodeExpectation = {
         name: spec.node,
@@ -45,12 +52,13 @@ export async function gate(argv: readonly string[], session: Session): Promise<n
     let healthyFrom: number | undefined;
     let said = "";
     for (;;) {
-        const [kube, ssh] = await Promise.all([
+        const [kube, ssh, tailnet] = await Promise.all([
             session.probes.kubernetes(kc, budget(API_TIMEOUT_MS)).catch((err: unknown) => {
                 if (err instanceof KubeApiError) return err;
                 throw err;
             }),
             session.probes.ssh(spec.sshHost, spec.sshPort, spec.hostKey, budget(SSH_TIMEOUT_MS)),
+            spec.tailnet === undefined ? { ok: true as const } : session.probes.tailnet(spec.tailnet, tailnetKey!, budget(TAILNET_TIMEOUT_MS)),
         ]);
         const now = session.io.now();
         let problems: string[];
@@ -61,6 +69,7 @@ export async function gate(argv: readonly string[], session: Session): Promise<n
             lease = trackLease(lease, obs.leaseRenewTime, since, now);
             problems = nodeProblems(expect, obs, { now, maxLeaseAgeSeconds, since, leaseUnchangedSeconds: leaseUnchangedSeconds(lease, now) });
         }
+        if (!tailnet.ok) problems.push(tailnet.reason);
         healthyFrom = healthySince(healthyFrom, problems.length === 0, now);
         if (settled(healthyFrom, settleSeconds, now)) {
             const healthyFor = settleSeconds > 0 ? ` healthy for ${secondsSince(healthyFrom!, now)}s` : "";

@@ -8,6 +8,7 @@ import { homedir } from "node:os";
 import { delimiter, join, resolve } from "node:path";
 import type { NodeApi } from "./node-api";
 import type { KubeState, ProbeResult } from "./probes";
+import type { TailnetCheck } from "./tailnet-device";
 
 /** The observing side; tests and labs replace any of it. */
 export interface Probes {
@@ -15,6 +16,8 @@ export interface Probes {
     kubernetes(kc: KubeConfig, timeoutMs: number): Promise<KubeState>;
     ssh(host: string, port: number, hostKey: string, timeoutMs: number): Promise<ProbeResult>;
     ping(url: string, caPem: string | undefined, timeoutMs: number): Promise<ProbeResult>;
+    /** What the tailnet's control server says of a node (gate --tailnet-api). */
+    tailnet(check: TailnetCheck, key: string, timeoutMs: number): Promise<ProbeResult>;
 }
 
 export interface HealthIo {

@@ -4,6 +4,8 @@ export const USAGE = `usage: oceanid-health [--stack NAME | --config-file PATH] 
        oceanid-health gate --node NAME --version VERSION --ssh HOST:PORT --host-key 'TYPE BASE64'
                       --since EPOCH --timeout SECONDS [--settle SECONDS] [--max-lease-age SECONDS]
                       [--previous VERSION] [--kubeconfig PATH|-] [--context NAME] [--interval SECONDS]
+                      [--tailnet-api tailscale|headscale --tailnet-url URL --tailnet-host NAME
+                       [--tailnet TAILNET] [--tailnet-address IP] [--exit-node]]
        oceanid-health drain --node NAME --change KIND --timeout SECONDS [--agent-of SERVER --version TARGET]
                       [--no-drain] [--kubeconfig PATH|-] [--context NAME] [--interval SECONDS]
        oceanid-health uncordon --node NAME [--kubeconfig PATH|-] [--context NAME]
@@ -42,6 +44,10 @@ Gate: wait for one node after a change (each node change in the Pulumi program r
   P says that its revert may have run. API errors while polling are problems ("api: ..."), retried
   until the timeout. Pass the kubeconfig on stdin (--kubeconfig -): it is a secret, and no part of
   it is ever printed.
+  --tailnet-api: at every poll, also ask the tailnet's control server (Tailscale's API, tailnet
+  --tailnet, default "-"; or headscale's) whether the machine --tailnet-host is online, holds
+  --tailnet-address, and with --exit-node has its exit routes (0.0.0.0/0, ::/0) approved; its
+  answer's problems start "tailnet: ". The API key comes from OCEANID_TAILNET_API_KEY (exit 2 without it).
 
 Drain: before a node change, move the node's pods away (as kubectl drain --ignore-daemonsets
   --delete-emptydir-data does).

@@ -47,6 +47,8 @@ export interface NodeChangeArgs {
     local: LocalSteps;
     /** Secret the local steps read on stdin (the kubeconfig). */
     kubeconfig: pulumi.Input<string>;
+    /** Secret environment of the gate (e.g. the control server's API key): never on its command line. @default none */
+    gateEnvironment?: Record<string, pulumi.Input<string>>;
     /** Values that, when they change, re-run the whole chain (e.g. the target version). */
     triggers: pulumi.Input<unknown>[];
     /** What must be finished before this change starts (the previous node's change). @default none */
@@ -131,6 +133,9 @@ export class NodeChange extends pulumi.ComponentResource {
                     .all([applied, preflight.urn])
                     .apply(([out, urn]) => args.local.gate({ since: parseAppliedAt(out), previous: parsePrevious(out), rerun: rerunCommand(urn) })),
                 stdin: kubeconfig,
+                ...(args.gateEnvironment === undefined
+                    ? {}
+                    : { environment: pulumi.secret(pulumi.output(args.gateEnvironment)) as pulumi.Output<Record<string, string>> }),
                 triggers: [...triggers, apply.id],
             },
             { parent: this, dependsOn: [apply] },

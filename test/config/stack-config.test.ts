@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { parseStackConfig, serverUrl } from "../../components/config/stack-config";
+import { parseStackConfig, SECRET_NAMES, serverUrl } from "../../components/config/stack-config";
 import { problemsOf, validRaw } from "../fixtures/stack-config";
 import { rawFromStackFile, readStackFile } from "../helpers/stack-file";
 
@@ -346,9 +346,12 @@ describe("the bundled stack files", () => {
             "nodes[2].addresses.tailscale: placeholder \"FILL-IN: Tailscale IPv4 of calypso ('tailscale ip -4' on the node)\" must be replaced with the real value",
             'nodes[2].ssh.user: placeholder "FILL-IN: SSH login user on calypso (needs sudo)" must be replaced with the real value',
             "nodes[2].ssh.hostKey: placeholder \"FILL-IN: key part of 'ssh-keyscan -t ed25519 <calypso LAN IP>'\" must be replaced with the real value",
+            'exitNodeHost.release.sha256: placeholder "FILL-IN: sha256 of tailscale_1.102.3_amd64.tgz (pkgs.tailscale.com publishes it as <file>.sha256)" must be replaced with the real value',
             'sshPrivateKey: not set; nodeAccess "ssh" logs in to the nodes with it: pulumi config set --secret oceanid:sshPrivateKey (value on stdin)',
             'k3sToken: not set; nodeAccess "ssh" joins agents to the server with it: pulumi config set --secret oceanid:k3sToken (value on stdin)',
             'kubeconfig: not set; kubernetes.mode "cluster" deploys with it: pulumi config set --secret oceanid:kubeconfig (value on stdin)',
+            "exitNodeAuthKey: not set; exitNodeHost joins the exit node to the tailnet with it (reusable, not ephemeral, tagged with exitNodeHost.tags): pulumi config set --secret oceanid:exitNodeAuthKey (value on stdin)",
+            "tailscaleApiKey: not set; exitNodeHost's gate asks the control server (exitNodeHost.controlApi) about the exit node with it: pulumi config set --secret oceanid:tailscaleApiKey (value on stdin)",
             "tailscaleAuthKey: not set; the egress gateway joins the tailnet with it (or set egress.tailnet.manage): pulumi config set --secret oceanid:tailscaleAuthKey (value on stdin)",
         ]);
     });
@@ -361,6 +364,7 @@ describe("the bundled stack files", () => {
                 if (v.includes("ssh-keyscan")) return "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOBSgVhpZJ91oZCceCmllHH7x9MkpQ1otU/mHIbbxxNI";
                 if (v.includes("Tailscale IPv4 of srv712695")) return "100.64.0.20";
                 if (v.includes("Tailscale IPv4 of calypso")) return "100.64.0.30";
+                if (v.includes("sha256 of")) return "0".repeat(64);
                 return "192.0.2.99";
             }
             if (Array.isArray(v)) return v.map(fill);
@@ -368,7 +372,7 @@ describe("the bundled stack files", () => {
             return v;
         };
         const raw = rawFromStackFile("prod", fill(config) as Record<string, unknown>);
-        raw.secretsSet = { sshPrivateKey: true, k3sToken: true, kubeconfig: true, tailscaleAuthKey: true };
+        raw.secretsSet = { sshPrivateKey: true, k3sToken: true, kubeconfig: true, tailscaleAuthKey: true, exitNodeAuthKey: true, tailscaleApiKey: true };
         const s = parseStackConfig(raw);
         expect(s.nodes.map((n) => n.k3sVersion)).toEqual(["v1.33.5+k3s1", "v1.33.5+k3s1", "v1.33.5+k3s1"]);
     });
@@ -376,7 +380,7 @@ describe("the bundled stack files", () => {
     it("keeps secret keys out of plain text in every stack file", () => {
         for (const stack of ["dev", "prod"]) {
             const config = readStackFile(stack);
-            for (const name of ["sshPrivateKey", "k3sToken", "tailscaleAuthKey", "kubeconfig"]) {
+            for (const name of SECRET_NAMES) {
                 const v = config[`oceanid:${name}`];
                 if (v !== undefined) expect(v, `${stack}: oceanid:${name}`).toHaveProperty("secure");
             }

@@ -14,8 +14,14 @@ import {
     renderRevertUnits,
 } from "../../components/nodes/scripts/node-change-scripts";
 import { k3sChangeSpec, type K3sChange } from "../../components/nodes/scripts/k3s-scripts";
+import { hostTailscaleSpec } from "../../components/nodes/scripts/tailscale-scripts";
+import { exitNodeChange } from "../../components/nodes/exit-node";
+import { parseStackConfig } from "../../components/config/stack-config";
+import { validRaw } from "../fixtures/stack-config";
 import { shellQuote } from "../../components/platform/shell-quote";
 import { stepCommand } from "../../components/nodes/scripts/shell";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { describeNeeding } from "../helpers/needs";
 
 const suite = describeNeeding(["shellcheck"]);
@@ -42,6 +48,25 @@ const rendered = (c: K3sChange) => {
     };
 };
 
+// The exit node's change, as the program renders it (components/nodes/exit-node.ts).
+const renderedTailscale = () => {
+    const spec = hostTailscaleSpec(
+        exitNodeChange({
+            node: { ...parseStackConfig(validRaw()).nodes[0] },
+            host: {
+                release: { version: "1.102.3", url: "https://pkgs.tailscale.com/stable/tailscale_1.102.3_amd64.tgz", sha256: "c".repeat(64) },
+                tags: ["tag:exit-node"],
+                uploadLogs: false,
+                controlApi: { kind: "tailscale", url: "https://api.tailscale.com" },
+            },
+            settings: parseStackConfig(validRaw()).nodeChanges,
+            leftoversScript: readFileSync(join(__dirname, "..", "..", "scripts", "recovery", "remove-tailscale-leftovers"), "utf8"),
+            apiUrl: "https://127.0.0.1:6443",
+        }),
+    );
+    return { preflight: renderPreflight(spec), apply: renderApply(spec, 600), revert: renderRevert(spec) };
+};
+
 function run(cmd: string, args: string[], input?: string) {
     const r = spawnSync(cmd, args, { encoding: "utf8", input });
     return { code: r.status, out: `${r.stdout}${r.stderr}` };
@@ -61,6 +86,14 @@ suite("node change scripts", () => {
                 expect(run("shellcheck", ["-s", "bash", "-"], script)).toEqual({ code: 0, out: "" });
             });
         }
+    }
+
+    for (const [step, script] of Object.entries(renderedTailscale())) {
+        it(`tailscale (exit node) ${step}: matches its snapshot, parses, and passes shellcheck`, async () => {
+            await expect(script).toMatchFileSnapshot(`__snapshots__/tailscale-exit-node-${step}.sh`);
+            expect(run("bash", ["-n"], script)).toEqual({ code: 0, out: "" });
+            expect(run("shellcheck", ["-s", "bash", "-"], script)).toEqual({ code: 0, out: "" });
+        });
     }
 
     it("installs agents with K3S_URL and the server without, the token only through a root-only file", () => {

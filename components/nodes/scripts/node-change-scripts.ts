@@ -18,6 +18,8 @@ export interface NodeChangeSpec {
     prepare: string;
     /** Bash that makes the change, once armed; idempotent; calls `revert_now "<reason>"` on error (reverted at once). */
     apply: string;
+    /** Bash the revert runs before restoring any file: stops what the change started, so nothing rewrites the files behind it. @default nothing */
+    beforeRestore?: string;
     /** Bash the revert runs after restoring every file (e.g. restart the service); calls `problem "<reason>"` when it cannot. */
     restore: string;
     /** The API server the node reports its change state to (a Node condition, with the node's own kubelet identity). */
@@ -249,7 +251,7 @@ restore() {
     # Copy then rename: a running binary cannot be overwritten in place.
     if ! { cp -a "$b" "$p.oceanid-restore" && mv -f "$p.oceanid-restore" "$p"; }; then problem "cannot restore $p"; fi
 }
-${restoreFiles}
+${spec.beforeRestore === undefined ? "" : `${spec.beforeRestore}\n`}${restoreFiles}
 # Only a complete set of files is started again: half of the old state is not the old state.
 if [ \${#problems[@]} -eq 0 ]; then
 ${spec.restore

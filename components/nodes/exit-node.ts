@@ -1,0 +1,122 @@
+import * as pulumi from "@pulumi/pulumi";
+import type { ExitNodeHostConfig, NodeChangeSettings, NodeConfig } from "../config/stack-config";
+import { sshAddress } from "../config/stack-config";
+import { drainCommand, uncordonCommand } from "../health/drain-command";
+import { gateCommand } from "../health/gate-command";
+import { TAILNET_KEY_ENV, type TailnetCheck } from "../health/tailnet-device";
+import { NodeChange } from "./node-change";
+import { hostTailscaleSpec, type HostTailscaleChange } from "./scripts/tailscale-scripts";
+
+/**
+ * Tailscale's netfilter mode on the exit node: "on". Its rules match only tailscale0, Tailscale's
+ * own 100.64.0.0/10 sources and its 0x40000 mark (inserted first in INPUT, FORWARD and nat
+ * POSTROUTING); k3s's pod and service ranges (10.42/16, 10.43/16), Flannel's interfaces and
+ * kube-proxy's marks are untouched. Exit traffic needs that masquerade and forward accept: "off"
+ * would send peers' packets out unNATed, "nodivert" leaves the jumps to whoever keeps them in
+ * order against k3s's own iptables resyncs.
+ */
+export const EXIT_NODE_NETFILTER_MODE = "on";
+
+export interface ExitNodeArgs {
+    /** The node whose Tailscale address is egress.exitNode. */
+    node: NodeConfig;
+    host: ExitNodeHostConfig;
+    /** egress.exitNode: the address the gateway sends egress to, which the node must hold. */
+    address: string;
+    settings: NodeChangeSettings;
+    /** scripts/recovery/remove-tailscale-leftovers, which the revert runs on the node. */
+    leftoversScript: string;
+    /** K3S_URL: where the node reports its change's state (the server answers on 127.0.0.1). */
+    apiUrl: string;
+    secrets: {
+        sshPrivateKey: pulumi.Input<string>;
+        kubeconfig: pulumi.Input<string>;
+        /** Joins the node to the tailnet; reaches the node on stdin only. */
+        authKey: pulumi.Input<string>;
+        /** The control server's API key; reaches the gate in its environment only. */
+        controlApiKey: pulumi.Input<string>;
+    };
+    context?: string;
+    after?: pulumi.Resource;
+}
+
+/** The plain description of the exit node's Tailscale change, from validated config. */
+export function exitNodeChange(args: Pick<ExitNodeArgs, "node" | "host" | "settings" | "leftoversScript" | "apiUrl">): HostTailscaleChange {
+    const { node, host } = args;
+    return {
+        node: node.name,
+        release: host.release,
+        ...(host.loginServer === undefined ? {} : { loginServer: host.loginServer }),
+        hostname: node.name,
+        advertiseExitNode: true,
+        tags: host.tags,
+        netfilterMode: EXIT_NODE_NETFILTER_MODE,
+        uploadLogs: host.uploadLogs,
+        leftoversScript: args.leftoversScript,
+        minFreeDiskMiB: Math.min(args.settings.minFreeDiskMiB, 512),
+        outOfBand: node.outOfBand !== undefined ? { how: node.outOfBand } : { unsafeNoOutOfBandBecause: node.unsafeNoOutOfBand! },
+        apiUrl: args.apiUrl,
+    };
+}
+
+/** What the gate asks the control server of the exit node. */
+export function exitNodeTailnetCheck(args: Pick<ExitNodeArgs, "node" | "host" | "address">): TailnetCheck {
+    return { api: args.host.controlApi.kind, url: args.host.controlApi.url, tailnet: "-", hostname: args.node.name, address: args.address, exitNode: true };
+}
+
+/**
+ * The exit node's host Tailscale, installed and brought up advertising exit routes as one gated,
+ * self-reverting node change: the gate also waits for the control server to show the node online,
+ * holding egress.exitNode, with its exit routes approved.
+ */
+export class ExitNode extends pulumi.ComponentResource {
+    readonly confirmed: pulumi.CustomResource;
+
+    constructor(name: string, args: ExitNodeArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("oceanid:nodes:ExitNode", name, {}, opts);
+        const { node, settings } = args;
+        const host = sshAddress(node);
+        const context = args.context === undefined ? {} : { context: args.context };
+        const change = new NodeChange(
+            `${name}-change`,
+            {
+                spec: hostTailscaleSpec(exitNodeChange(args)),
+                connection: { host, port: node.ssh.port, user: node.ssh.user, hostKey: node.ssh.hostKey, privateKey: args.secrets.sshPrivateKey },
+                settings,
+                stdin: args.secrets.authKey,
+                local: {
+                    drain: drainCommand({
+                        node: node.name,
+                        change: "tailscale",
+                        timeoutSeconds: settings.drainTimeoutSeconds,
+                        drain: settings.drain,
+                        ...context,
+                    }),
+                    gate: (applied) =>
+                        gateCommand({
+                            node: node.name,
+                            version: node.k3sVersion,
+                            sshHost: host,
+                            sshPort: node.ssh.port,
+                            hostKey: node.ssh.hostKey,
+                            since: applied.since,
+                            timeoutSeconds: settings.gateTimeoutSeconds,
+                            settleSeconds: settings.settleSeconds,
+                            maxLeaseAgeSeconds: settings.maxLeaseAgeSeconds,
+                            rerun: applied.rerun,
+                            tailnet: exitNodeTailnetCheck(args),
+                            ...context,
+                        }),
+                    uncordon: uncordonCommand({ node: node.name, ...context }),
+                },
+                kubeconfig: args.secrets.kubeconfig,
+                gateEnvironment: { [TAILNET_KEY_ENV]: args.secrets.controlApiKey },
+                triggers: [args.host.release.version, args.host.release.sha256],
+                ...(args.after === undefined ? {} : { after: args.after }),
+            },
+            { parent: this },
+        );
+        this.confirmed = change.done;
+        this.registerOutputs({});
+    }
+}

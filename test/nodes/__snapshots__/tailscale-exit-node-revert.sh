@@ -1,0 +1,178 @@
+#!/bin/bash
+# Restores srv712429's tailscale state from before the change; run by oceanid-revert-tailscale.service
+# (its timer holds the deadline; the service also runs at every boot), or by hand with --now.
+set -u
+change_dir='/var/lib/oceanid/changes/tailscale'
+unit='oceanid-revert-tailscale'
+state_file="$change_dir/state"
+read_state() {
+    state="" id="" armed_at="" deadline="" at="" reason=""
+    if [ -s "$state_file" ]; then
+        { IFS= read -r state; IFS= read -r id; IFS= read -r armed_at; IFS= read -r deadline; IFS= read -r at; IFS= read -r reason; } <"$state_file" || true
+    fi
+}
+write_state() {
+    state=$1 reason=${2:-} at=$(date +%s)
+    printf '%s\n' "$state" "$id" "$armed_at" "$deadline" "$at" "$reason" >"$state_file.new"
+    sync "$state_file.new"
+    mv -f "$state_file.new" "$state_file"
+    sync "$change_dir"
+    printf '%s %s %s %s\n' "$at" "$state" "$id" "$reason" >>"$change_dir/history"
+}
+utc() { date -u -d "@$1" +%Y-%m-%dT%H:%M:%SZ; }
+# Why the node cannot take a new change, and the way out; nothing (status 1) when it can.
+unresolved() {
+    local now
+    now=$(date +%s)
+    case $state in
+        armed)
+            if ((now < deadline)); then
+                echo "the tailscale change $id armed at $(utc "$armed_at") is neither confirmed nor reverted: it reverts at $(utc "$deadline") (in $((deadline - now))s); wait for that, or revert it now with: sudo $change_dir/revert.sh --now"
+            else
+                echo "the tailscale change $id armed at $(utc "$armed_at") is neither confirmed nor reverted, and its revert was due at $(utc "$deadline"): revert it now with: sudo $change_dir/revert.sh --now"
+            fi ;;
+        reverting) echo "the revert of the tailscale change $id is running since $(utc "$at"); wait for it (journalctl -u $unit.service)" ;;
+        revert-failed) echo "the revert of the tailscale change $id failed at $(utc "$at"): $reason; the node may still run the change: put it right by hand (docs/runbooks/node-changes.md), then record that with: sudo $change_dir/revert.sh --resolved" ;;
+        *) return 1 ;;
+    esac
+}
+# The state as the Node condition OceanidNodeChange, with the node's own kubelet identity
+# (the API server's NodeRestriction lets a node write its own status). Best effort: a node cut
+# off cannot report, and preflight reads the state file anyway.
+report_state() {
+    local status=True kind message creds=/var/lib/rancher/k3s/agent now try tries
+    case $state in
+        armed) kind=Armed message="tailscale change $id armed at $(utc "$armed_at"); reverts at $(utc "$deadline") unless confirmed" ;;
+        reverting) kind=Reverting message="tailscale change $id: revert started at $(utc "$at")" ;;
+        revert-failed) kind=RevertFailed message="tailscale change $id: revert failed at $(utc "$at"): $reason" ;;
+        reverted) status=False kind=Reverted message="tailscale change $id: reverted at $(utc "$at")" ;;
+        confirmed) status=False kind=Confirmed message="tailscale change $id: confirmed at $(utc "$at")" ;;
+        *) return 0 ;;
+    esac
+    [ -r "$creds/client-kubelet.crt" ] && [ -r "$creds/client-kubelet.key" ] && [ -r "$creds/server-ca.crt" ] || return 0
+    now=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+    message=${message//[\"\\]/}
+    tries=${report_tries:-1}
+    for try in $tries; do
+        if curl -fsS -o /dev/null --max-time 3 --cacert "$creds/server-ca.crt" --cert "$creds/client-kubelet.crt" --key "$creds/client-kubelet.key" \
+            -X PATCH -H 'Content-Type: application/strategic-merge-patch+json' \
+            --data "{\"status\":{\"conditions\":[{\"type\":\"OceanidNodeChange\",\"status\":\"$status\",\"reason\":\"$kind\",\"message\":\"$message\",\"lastHeartbeatTime\":\"$now\",\"lastTransitionTime\":\"$now\"}]}}" \
+            'https://127.0.0.1:6443/api/v1/nodes/srv712429/status' 2>/dev/null; then
+            return 0
+        fi
+        [ "$try" = "${tries##* }" ] || sleep 2
+    done
+    echo "could not report the change's state ($kind) to the API server" >&2
+}
+disarm() {
+    systemctl disable --now "$unit.timer" >/dev/null 2>&1 || true
+    systemctl disable "$unit.service" >/dev/null 2>&1 || true
+    rm -f "/etc/systemd/system/$unit.timer" "/etc/systemd/system/$unit.service"
+    systemctl daemon-reload || true
+}
+# Run by hand (--now, --resolved), it also says what it does; run by systemd, the log is enough.
+if [ $# -gt 0 ]; then exec > >(tee -a "$change_dir/revert.log") 2>&1; else exec >>"$change_dir/revert.log" 2>&1; fi
+exec 9>"$change_dir/lock"
+if ! flock -w 600 9; then echo "$(date -u +%FT%TZ) cannot take $change_dir/lock"; exit 1; fi
+read_state
+# --resolved: an operator put the node right by hand after a failed revert (docs/runbooks/node-changes.md).
+if [ "${1:-}" = --resolved ]; then
+    case $state in
+        armed | reverting | revert-failed)
+            write_state reverted "resolved by hand"
+            disarm
+            report_state
+            echo "$(date -u +%FT%TZ) the tailscale change $id was resolved by hand"
+            exit 0 ;;
+        *) echo "$(date -u +%FT%TZ) nothing to resolve: the tailscale change ${id:-(none)} is ${state:-not armed}"; exit 0 ;;
+    esac
+fi
+case $state in
+    confirmed | reverted | "")
+        echo "$(date -u +%FT%TZ) nothing to revert: the tailscale change ${id:-(none)} is ${state:-not armed}"
+        disarm
+        exit 0 ;;
+    armed)
+        if [ "${1:-}" != --now ] && (($(date +%s) < deadline)); then
+            echo "$(date -u +%FT%TZ) the tailscale change $id is not due until $(utc "$deadline")"
+            exit 0
+        fi ;;
+    reverting) echo "$(date -u +%FT%TZ) the revert of $id was interrupted (power loss?): starting it again" ;;
+    revert-failed)
+        if [ "${1:-}" != --now ]; then
+            echo "$(date -u +%FT%TZ) the revert of $id failed before ($reason): retry by hand with revert.sh --now"
+            exit 1
+        fi ;;
+esac
+echo "revert of tailscale change $id started at $(date -u +%FT%TZ)"
+write_state reverting
+report_state
+problems=()
+problem() { problems+=("$*"); echo "problem: $*"; }
+restore() {
+    local p=$1 b="$change_dir/backup$1" want got
+    if grep -qxF -- "$p" "$change_dir/backup/absent" 2>/dev/null; then
+        rm -f -- "$p" || problem "cannot remove $p"
+        return
+    fi
+    if [ ! -e "$b" ]; then
+        problem "the backup of $p is missing"
+        return
+    fi
+    want=$(awk -v p="$p" '$2 == p {print $1}' "$change_dir/backup/manifest" 2>/dev/null)
+    got=$(sha256sum <"$b" 2>/dev/null | cut -d' ' -f1)
+    if [ -z "$want" ] || [ "$got" != "$want" ]; then
+        problem "the backup of $p is unreadable or damaged"
+        return
+    fi
+    mkdir -p "$(dirname "$p")"
+    # Copy then rename: a running binary cannot be overwritten in place.
+    if ! { cp -a "$b" "$p.oceanid-restore" && mv -f "$p.oceanid-restore" "$p"; }; then problem "cannot restore $p"; fi
+}
+systemctl stop oceanid-tailscale-up.timer oceanid-tailscale-up.service >/dev/null 2>&1 || true
+rm -f "$change_dir/authkey"
+systemctl disable --now tailscaled >/dev/null 2>&1 || true
+restore '/usr/sbin/tailscaled'
+restore '/usr/bin/tailscale'
+restore '/etc/systemd/system/tailscaled.service'
+restore '/etc/default/tailscaled'
+restore '/etc/sysctl.d/99-oceanid-exit-node.conf'
+restore '/var/lib/tailscale/tailscaled.state'
+# Only a complete set of files is started again: half of the old state is not the old state.
+if [ ${#problems[@]} -eq 0 ]; then
+    before_ip_forward="" before_forwarding6="" before_enabled="" before_state_dir=""
+    if [ -r "$change_dir/before" ]; then
+        while IFS='=' read -r k v; do
+            case $k in
+                ip_forward) before_ip_forward=$v ;;
+                forwarding6) before_forwarding6=$v ;;
+                enabled) before_enabled=$v ;;
+                state_dir) before_state_dir=$v ;;
+            esac
+        done <"$change_dir/before"
+    fi
+    systemctl daemon-reload || true
+    if [ "$before_enabled" = enabled ] && [ -x /usr/sbin/tailscaled ]; then
+        systemctl enable --quiet tailscaled || true
+        systemctl restart tailscaled || problem "tailscaled did not start again after the restore ($(systemctl is-active tailscaled))"
+    elif [ -x "$change_dir/remove-tailscale-leftovers" ]; then
+        leftovers=(--force --no-state)
+        [ "$before_state_dir" = absent ] && leftovers=(--force --state-dir /var/lib/tailscale)
+        "$change_dir/remove-tailscale-leftovers" "${leftovers[@]}" || problem "Tailscale's leftovers could not all be removed (see $change_dir/revert.log)"
+    fi
+    [ -z "$before_ip_forward" ] || sysctl -q -w net.ipv4.ip_forward="$before_ip_forward" || problem "cannot set net.ipv4.ip_forward back to $before_ip_forward"
+    [ -z "$before_forwarding6" ] || sysctl -q -w net.ipv6.conf.all.forwarding="$before_forwarding6" || problem "cannot set net.ipv6.conf.all.forwarding back to $before_forwarding6"
+fi
+# The final state is worth a few tries: the restarted k3s (the API, on a server) may take a moment.
+report_tries="1 2 3"
+if [ ${#problems[@]} -gt 0 ]; then
+    # The log's last line first: whoever sees the state sees the whole log.
+    echo "revert failed at $(date -u +%FT%TZ): $(IFS=';'; echo "${problems[*]}")"
+    write_state revert-failed "$(IFS=';'; echo "${problems[*]}")"
+    report_state
+    exit 1
+fi
+write_state reverted
+disarm
+echo "revert finished at $(date -u +%FT%TZ)"
+report_state
