@@ -148,6 +148,7 @@ const gateway = settings.egress.enabled
           probeSources: settings.nodes.map(primaryAddress),
           ...(settings.egress.image === undefined ? {} : { image: settings.egress.image }),
           ...(settings.egress.imageDigest === undefined ? {} : { imageDigest: settings.egress.imageDigest }),
+          tailscaleLogs: settings.egress.tailscaleLogs,
           provider,
       })
     : undefined;

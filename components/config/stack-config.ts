@@ -156,6 +156,8 @@ const egressSchema = z
             .strict()
             // Parsed like a written {}: the defaults above are the only ones.
             .prefault({}),
+        /** Tailscale's log upload from the gateway: "off" renders TS_NO_LOGS_NO_SUPPORT=true. @default "off" */
+        tailscaleLogs: z.enum(["off", "upload"]).default("off"),
         /** Image digest, pinned on top of the tag. */
         imageDigest: z
             .string()

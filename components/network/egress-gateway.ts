@@ -8,7 +8,9 @@ import {
     GATEWAY_DEFAULTS,
     gatewayNamespace,
     gatewayService,
+    TAILSCALE_LOGS,
     type GatewaySpec,
+    type TailscaleLogs,
 } from "./gateway-workload";
 
 export interface EgressGatewayArgs {
@@ -42,7 +44,13 @@ export interface EgressGatewayArgs {
     resources?: GatewaySpec["resources"];
     /** Pod and service CIDRs the gateway must never reach. Defaults to k3s's 10.42.0.0/16 and 10.43.0.0/16. */
     clusterCidrs?: string[];
-    /** Node addresses kubelet probes come from, allowed to the health port. Defaults to none. */
+    /**
+     * Whether tailscaled uploads its logs to Tailscale (log.tailscale.com): "off" (the default)
+     * renders TS_NO_LOGS_NO_SUPPORT=true, "upload" renders it false. Tailscale's support needs the
+     * logs; a tailnet whose policy requires logging refuses a node that has them off.
+     */
+    tailscaleLogs?: TailscaleLogs;
+    /** Node addresses kubelet probes come from, allowed to the health port (the liveness probe). Defaults to none. */
     probeSources?: string[];
     provider: k8s.Provider;
 }
@@ -52,6 +60,10 @@ export function gatewaySettings(name: string, args: Omit<EgressGatewayArgs, "aut
     const apiServer = args.apiServer === undefined ? undefined : { address: args.apiServer.address, port: args.apiServer.port ?? 6443 };
     if ((args.apiServerAccess ?? []).length > 0 && apiServer === undefined) {
         throw new Error(`EgressGateway ${name}: apiServerAccess lists ${args.apiServerAccess!.join(", ")} but apiServer is not set`);
+    }
+    const tailscaleLogs = args.tailscaleLogs ?? GATEWAY_DEFAULTS.tailscaleLogs;
+    if (!TAILSCALE_LOGS.includes(tailscaleLogs)) {
+        throw new Error(`EgressGateway ${name}: tailscaleLogs is ${JSON.stringify(tailscaleLogs)}; use ${TAILSCALE_LOGS.map((v) => `"${v}"`).join(" or ")}`);
     }
     return {
         name,
@@ -63,6 +75,7 @@ export function gatewaySettings(name: string, args: Omit<EgressGatewayArgs, "aut
         healthPort: args.healthPort ?? GATEWAY_DEFAULTS.healthPort,
         replicas: args.replicas ?? GATEWAY_DEFAULTS.replicas,
         resources: args.resources ?? structuredClone(GATEWAY_DEFAULTS.resources),
+        tailscaleLogs,
         optIn: args.optInNamespaces ?? [],
         apiServerAccess: args.apiServerAccess ?? [],
         ...(apiServer === undefined ? {} : { apiServer }),

@@ -1,6 +1,7 @@
 // The egress gateway's Kubernetes objects, as plain data: Tailscale in
 // userspace mode inside the pod network, the opposite of the incident's
 // hostNetwork DaemonSet on every node.
+import { isIPv6 } from "node:net";
 
 /** Settings every gateway object is built from; see EgressGatewayArgs for the meaning and defaults. */
 export interface GatewaySpec {
@@ -13,7 +14,12 @@ export interface GatewaySpec {
     healthPort: number;
     replicas: number;
     resources: { requests: Record<string, string>; limits: Record<string, string> };
+    tailscaleLogs: TailscaleLogs;
 }
+
+/** Whether tailscaled uploads its logs to Tailscale (log.tailscale.com): "off" sets TS_NO_LOGS_NO_SUPPORT=true. */
+export type TailscaleLogs = "off" | "upload";
+export const TAILSCALE_LOGS: readonly TailscaleLogs[] = ["off", "upload"];
 
 export const GATEWAY_DEFAULTS = {
     image: "tailscale/tailscale:v1.102.3",
@@ -21,7 +27,20 @@ export const GATEWAY_DEFAULTS = {
     healthPort: 9002,
     replicas: 2,
     resources: { requests: { cpu: "50m", memory: "64Mi" }, limits: { cpu: "500m", memory: "256Mi" } },
+    tailscaleLogs: "off",
 } as const;
+
+/** containerboot's LocalAPI socket (TS_SOCKET), in the pod's emptyDir; the readiness probe asks tailscaled there. */
+export const GATEWAY_SOCKET = "/tmp/tailscaled.sock";
+/** Where the image (tailscale/tailscale, Alpine with busybox) has the tailscale CLI. */
+export const TAILSCALE_CLI = "/usr/local/bin/tailscale";
+
+/**
+ * The readiness probe's timing. NotReady within periodSeconds * failureThreshold + timeoutSeconds
+ * (15 s) of tailscaled seeing the exit node offline, gone or unapproved; Ready again within
+ * periodSeconds + timeoutSeconds (10 s) of it seeing it back. docs/egress.md has the measured figures.
+ */
+export const READINESS_TIMING = { periodSeconds: 5, timeoutSeconds: 5, failureThreshold: 2, successThreshold: 1 } as const;
 
 export function gatewayLabels(name: string): Record<string, string> {
     return { "app.kubernetes.io/name": "egress-gateway", "app.kubernetes.io/instance": name };
@@ -59,6 +78,7 @@ export function imageRef(s: Pick<GatewaySpec, "image" | "imageDigest">): string 
  */
 export function gatewayEnv(s: GatewaySpec) {
     return [
+        { name: "TS_SOCKET", value: GATEWAY_SOCKET },
         { name: "TS_USERSPACE", value: "true" },
         { name: "TS_KUBE_SECRET", value: "" },
         { name: "TS_AUTHKEY", valueFrom: { secretKeyRef: { name: authKeySecretName(s.name), key: "authkey" } } },
@@ -67,12 +87,42 @@ export function gatewayEnv(s: GatewaySpec) {
         { name: "TS_OUTBOUND_HTTP_PROXY_LISTEN", value: `:${s.proxyPort}` },
         { name: "TS_ENABLE_HEALTH_CHECK", value: "true" },
         { name: "TS_LOCAL_ADDR_PORT", value: `[::]:${s.healthPort}` },
+        // tailscaled reads it (envknob.NoLogsNoSupport: logpolicy, hostinfo); containerboot passes its environment on.
+        { name: "TS_NO_LOGS_NO_SUPPORT", value: s.tailscaleLogs === "off" ? "true" : "false" },
     ];
+}
+
+/** `text` as a literal in a POSIX basic regular expression. */
+const breLiteral = (text: string) => text.replace(/[.[\]*^$\\]/g, "\\$&");
+
+/**
+ * The shell line of the readiness probe: tailscaled's status (`tailscale status --json`, read-only
+ * LocalAPI) with white space removed, matched by one grep. Ready only when the exit node in use
+ * (ipnstate ExitNodeStatus: set while the peer is in the netmap) is online and holds the configured
+ * Tailscale IP, and its peer entry says online, in use and usable as exit node (`ExitNodeOption`:
+ * exit routes advertised and approved). For `auto:any` any exit node in use qualifies. POSIX sh,
+ * tr and grep (busybox in the image); no `$` or backquote, which the guardrails read as a command
+ * line they cannot see (tailscale-exit-node-by-ip).
+ */
+export function exitNodeReadyCheck(exitNode: string): string {
+    let ip = "";
+    if (exitNode !== "auto:any") {
+        if (!/^[A-Za-z0-9.:_-]+$/.test(exitNode)) throw new Error(`exit node ${JSON.stringify(exitNode)}: not a Tailscale IP or auto:any`);
+        // ExitNodeStatus prints addresses as Go's netip does: IPv6 lower case and compressed, as URL hosts are.
+        ip = isIPv6(exitNode) ? new URL(`http://[${exitNode}]/`).hostname.slice(1, -1) : exitNode;
+    }
+    const inUse = ip === "" ? '"ExitNodeStatus":{[^}]*"Online":true' : `"ExitNodeStatus":{[^}]*"Online":true,"TailscaleIPs":\\[[^]]*"${breLiteral(ip)}/`;
+    const pattern = `${inUse}.*"Online":true,"ExitNode":true,"ExitNodeOption":true`;
+    return `${TAILSCALE_CLI} --socket=${GATEWAY_SOCKET} status --json | tr -d ' \\n\\t' | grep -q '${pattern}'`;
+}
+
+/** Readiness: the exit node is usable (exitNodeReadyCheck), checked in the container as the kubelet runs exec probes. */
+export function gatewayReadinessProbe(s: Pick<GatewaySpec, "exitNode">) {
+    return { exec: { command: ["/bin/sh", "-c", exitNodeReadyCheck(s.exitNode)] }, ...READINESS_TIMING };
 }
 
 export function gatewayDeployment(s: GatewaySpec) {
     const labels = gatewayLabels(s.name);
-    const probe = { httpGet: { path: "/healthz", port: "health" } };
     return {
         metadata: { name: s.name, namespace: s.namespace, labels },
         spec: {
@@ -103,8 +153,11 @@ export function gatewayDeployment(s: GatewaySpec) {
                                 { name: "proxy", containerPort: s.proxyPort, protocol: "TCP" },
                                 { name: "health", containerPort: s.healthPort, protocol: "TCP" },
                             ],
-                            readinessProbe: { ...probe, periodSeconds: 10, failureThreshold: 3 },
-                            livenessProbe: { ...probe, initialDelaySeconds: 30, periodSeconds: 20, failureThreshold: 3 },
+                            // Readiness follows the exit node; liveness only asks whether tailscaled has a
+                            // tailnet IP, so a missing exit node takes the pod out of the Service without
+                            // restarting it.
+                            readinessProbe: gatewayReadinessProbe(s),
+                            livenessProbe: { httpGet: { path: "/healthz", port: "health" }, initialDelaySeconds: 30, periodSeconds: 20, failureThreshold: 3 },
                             resources: s.resources,
                             securityContext: {
                                 allowPrivilegeEscalation: false,
@@ -136,6 +189,8 @@ export function gatewayService(s: GatewaySpec) {
 export function gatewayDisruptionBudget(s: GatewaySpec) {
     return {
         metadata: { name: s.name, namespace: s.namespace, labels: gatewayLabels(s.name) },
-        spec: { minAvailable: 1, selector: { matchLabels: gatewayLabels(s.name) } },
+        // AlwaysAllow: pods that are not Ready (the exit node is down) may be evicted, so an exit node
+        // outage does not also block node drains.
+        spec: { minAvailable: 1, unhealthyPodEvictionPolicy: "AlwaysAllow", selector: { matchLabels: gatewayLabels(s.name) } },
     };
 }

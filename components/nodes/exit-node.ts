@@ -64,23 +64,37 @@ export function exitNodeTailnetCheck(args: Pick<ExitNodeArgs, "node" | "host" | 
     return { api: args.host.controlApi.kind, url: args.host.controlApi.url, tailnet: "-", hostname: args.node.name, address: args.address, exitNode: true };
 }
 
+export interface HostTailscaleArgs {
+    node: NodeConfig;
+    /** What Tailscale on the host becomes. */
+    change: HostTailscaleChange;
+    /** What the gate asks the control server of the node. */
+    tailnet: TailnetCheck;
+    settings: NodeChangeSettings;
+    secrets: ExitNodeArgs["secrets"];
+    context?: string;
+    after?: pulumi.Resource;
+}
+
 /**
- * The exit node's host Tailscale, installed and brought up advertising exit routes as one gated,
- * self-reverting node change: the gate also waits for the control server to show the node online,
- * holding egress.exitNode, with its exit routes approved.
+ * Host Tailscale on one node as one gated, self-reverting node change: the gate also waits for
+ * the control server to show the node as `tailnet` asks (online; for the exit node, holding
+ * egress.exitNode with its exit routes approved). It refuses nothing itself: the stack config does
+ * (no node uses an exit node for its own traffic), and {@link ExitNode} is the only way config
+ * reaches it.
  */
-export class ExitNode extends pulumi.ComponentResource {
+export class HostTailscale extends pulumi.ComponentResource {
     readonly confirmed: pulumi.CustomResource;
 
-    constructor(name: string, args: ExitNodeArgs, opts?: pulumi.ComponentResourceOptions) {
-        super("oceanid:nodes:ExitNode", name, {}, opts);
+    constructor(name: string, args: HostTailscaleArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("oceanid:nodes:HostTailscale", name, {}, opts);
         const { node, settings } = args;
         const host = sshAddress(node);
         const context = args.context === undefined ? {} : { context: args.context };
         const change = new NodeChange(
             `${name}-change`,
             {
-                spec: hostTailscaleSpec(exitNodeChange(args)),
+                spec: hostTailscaleSpec(args.change),
                 connection: { host, port: node.ssh.port, user: node.ssh.user, hostKey: node.ssh.hostKey, privateKey: args.secrets.sshPrivateKey },
                 settings,
                 stdin: args.secrets.authKey,
@@ -104,19 +118,43 @@ export class ExitNode extends pulumi.ComponentResource {
                             settleSeconds: settings.settleSeconds,
                             maxLeaseAgeSeconds: settings.maxLeaseAgeSeconds,
                             rerun: applied.rerun,
-                            tailnet: exitNodeTailnetCheck(args),
+                            tailnet: args.tailnet,
                             ...context,
                         }),
                     uncordon: uncordonCommand({ node: node.name, ...context }),
                 },
                 kubeconfig: args.secrets.kubeconfig,
                 gateEnvironment: { [TAILNET_KEY_ENV]: args.secrets.controlApiKey },
-                triggers: [args.host.release.version, args.host.release.sha256],
+                triggers: [args.change.release.version, args.change.release.sha256],
                 ...(args.after === undefined ? {} : { after: args.after }),
             },
             { parent: this },
         );
         this.confirmed = change.done;
+        this.registerOutputs({});
+    }
+}
+
+/** The exit node: the node egress.exitNode names, advertising exit routes with the exit-node tag. */
+export class ExitNode extends pulumi.ComponentResource {
+    readonly confirmed: pulumi.CustomResource;
+
+    constructor(name: string, args: ExitNodeArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("oceanid:nodes:ExitNode", name, {}, opts);
+        const tailscale = new HostTailscale(
+            `${name}-tailscale`,
+            {
+                node: args.node,
+                change: exitNodeChange(args),
+                tailnet: exitNodeTailnetCheck(args),
+                settings: args.settings,
+                secrets: args.secrets,
+                ...(args.context === undefined ? {} : { context: args.context }),
+                ...(args.after === undefined ? {} : { after: args.after }),
+            },
+            { parent: this },
+        );
+        this.confirmed = tailscale.confirmed;
         this.registerOutputs({});
     }
 }

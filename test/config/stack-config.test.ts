@@ -16,6 +16,8 @@ describe("parseStackConfig: the compliant fixture", () => {
         expect(s.nodes[0].labels).toEqual({});
         expect(s.nodes[0].taints).toEqual([]);
         expect(s.egress.enabled).toBe(true);
+        // Log upload to Tailscale is a decision: off unless the stack says "upload".
+        expect(s.egress.tailscaleLogs).toBe("off");
     });
 });
 

@@ -22,6 +22,8 @@ export interface ExecuteSpec {
     replace?: string[];
     /** Stop after this step, as Ctrl-C does: nothing after it starts (needs `state`). */
     interruptAfter?: string;
+    /** Absolute path of the program to run instead of index.ts (a test's own). */
+    program?: string;
 }
 
 export interface ExecuteReport {
@@ -54,6 +56,7 @@ async function main() {
         await runProgram(spec.stack, (config) => Object.assign(config, spec.config), {
             secrets: spec.secrets,
             handle: commandExecutor(report.steps, (name) => spec.events && appendFileSync(spec.events, `${name}\n`), engine),
+            ...(spec.program === undefined ? {} : { program: spec.program }),
         });
     } catch (err) {
         errors.push(String((err as Error)?.message ?? err));

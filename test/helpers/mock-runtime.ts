@@ -34,7 +34,7 @@ export const plain = (v: unknown): any => (isSecretValue(v) ? v.value : v);
 export async function runProgram(
     stack: string,
     override?: (config: Record<string, unknown>) => void,
-    opts: { secrets?: Record<string, string>; handle?: ResourceHandler } = {},
+    opts: { secrets?: Record<string, string>; handle?: ResourceHandler; program?: string } = {},
 ) {
     const config = readStackFile(stack);
     override?.(config);
@@ -86,7 +86,8 @@ export async function runProgram(
     let error: unknown;
     let program: typeof import("../../index") | undefined;
     try {
-        program = await import("../../index.js");
+        // Another program (a test's own, e.g. a mistake made outside the stack config) when asked for.
+        program = opts.program === undefined ? await import("../../index.js") : await import(opts.program);
     } catch (err) {
         error = err;
     }

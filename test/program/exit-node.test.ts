@@ -22,6 +22,7 @@ beforeAll(async () => {
         "dev",
         (config) => {
             withNodeAccess(config);
+            config["oceanid:egress"] = { ...(config["oceanid:egress"] as object), tailscaleLogs: "upload" };
             config["oceanid:exitNodeAuthKey"] = { secure: "set by the test" };
             config["oceanid:tailscaleApiKey"] = { secure: "set by the test" };
             config["oceanid:exitNodeHost"] = {
@@ -37,17 +38,17 @@ const named = (name: string) => resources.find((r) => r.name === name)!;
 
 describe("the exit node under the mock runtime", () => {
     it("is a six-step node change on the exit node, after the last k3s change", () => {
-        const steps = resources.filter((r) => r.name.startsWith("srv712429-exit-node-change-")).map((r) => r.name);
-        expect(steps).toEqual(["preflight", "drain", "apply", "gate", "confirm", "uncordon"].map((s) => `srv712429-exit-node-change-${s}`));
-        expect(named("srv712429-exit-node-change-preflight").dependsOn).toEqual(["calypso-k3s-change-uncordon"]);
+        const steps = resources.filter((r) => r.name.startsWith("srv712429-exit-node-tailscale-change-")).map((r) => r.name);
+        expect(steps).toEqual(["preflight", "drain", "apply", "gate", "confirm", "uncordon"].map((s) => `srv712429-exit-node-tailscale-change-${s}`));
+        expect(named("srv712429-exit-node-tailscale-change-preflight").dependsOn).toEqual(["calypso-k3s-change-uncordon"]);
         expect(resources.filter((r) => r.type === "oceanid:nodes:ExitNode").map((r) => r.name)).toEqual(["srv712429-exit-node"]);
     });
 
     it("sends the auth key on apply's stdin and the API key in the gate's environment, both secret", () => {
-        const apply = named("srv712429-exit-node-change-apply");
+        const apply = named("srv712429-exit-node-tailscale-change-apply");
         expect(isSecretValue(apply.inputs.stdin)).toBe(true);
         expect(plain(apply.inputs.stdin)).toBe(SECRETS["oceanid:exitNodeAuthKey"]);
-        const gate = named("srv712429-exit-node-change-gate");
+        const gate = named("srv712429-exit-node-tailscale-change-gate");
         expect(isSecretValue(gate.inputs.environment)).toBe(true);
         expect(plain(gate.inputs.environment)).toEqual({ OCEANID_TAILNET_API_KEY: SECRETS["oceanid:tailscaleApiKey"] });
         for (const r of resources) {
@@ -61,11 +62,11 @@ describe("the exit node under the mock runtime", () => {
     });
 
     it("gates on the control server: the node online, holding egress.exitNode, exit routes approved", () => {
-        const gate = plain(named("srv712429-exit-node-change-gate").inputs.create) as string;
+        const gate = plain(named("srv712429-exit-node-tailscale-change-gate").inputs.create) as string;
         expect(gate).toContain(
             " --tailnet-api headscale --tailnet-url https://hs.example.test --tailnet - --tailnet-host srv712429 --tailnet-address 100.64.0.10 --exit-node",
         );
-        const apply = plain(named("srv712429-exit-node-change-apply").inputs.create) as string;
+        const apply = plain(named("srv712429-exit-node-tailscale-change-apply").inputs.create) as string;
         for (const flag of [
             "--advertise-exit-node",
             "--advertise-tags=tag:exit-node",
@@ -77,5 +78,10 @@ describe("the exit node under the mock runtime", () => {
         }
         expect(apply).not.toContain("--exit-node=");
         expect(apply).toContain("TS_NO_LOGS_NO_SUPPORT=true");
+    });
+
+    it("hands egress.tailscaleLogs to the gateway: upload is a stack's explicit choice", () => {
+        const deployment = resources.find((r) => r.type === "kubernetes:apps/v1:Deployment")!;
+        expect(deployment.inputs.spec.template.spec.containers[0].env.find((e: { name: string }) => e.name === "TS_NO_LOGS_NO_SUPPORT").value).toBe("false");
     });
 });

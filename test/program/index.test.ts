@@ -81,6 +81,8 @@ describe("index.ts on the dev stack", () => {
         expect(deployment.inputs.spec.template.spec.containers[0].env.find((e: { name: string }) => e.name === "TS_EXTRA_ARGS").value).toBe(
             "--exit-node=100.64.0.10",
         );
+        // No log upload to Tailscale unless the stack says so (egress.tailscaleLogs).
+        expect(deployment.inputs.spec.template.spec.containers[0].env.find((e: { name: string }) => e.name === "TS_NO_LOGS_NO_SUPPORT").value).toBe("true");
         expect(program.egressProxyEnv!.HTTPS_PROXY).toBe("http://egress-gateway.egress-gateway.svc.cluster.local:1055");
     });
 

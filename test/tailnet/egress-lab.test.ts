@@ -11,13 +11,15 @@ import { afterAll, afterEach, beforeAll, expect, it } from "vitest";
 import { describeNeeding } from "../helpers/needs";
 
 import { gatewaySettings } from "../../components/network/egress-gateway";
-import { authKeySecretName, gatewayDeployment } from "../../components/network/gateway-workload";
+import { authKeySecretName, gatewayDeployment, READINESS_TIMING, type TailscaleLogs } from "../../components/network/gateway-workload";
 import { evaluate } from "../../policies/engine/evaluate";
 import { loadGuardConfig } from "../../policies/engine/guard-config";
 import { fromManifest } from "../../policies/engine/kube-object";
 import { RULES } from "../../policies/rules";
 import { problemsOf, validRaw } from "../fixtures/stack-config";
-import { LAB_ADDRESSES as A, LAB_INTERNET_NAME, TailnetLab, type EnvVar, type LabProcess } from "./lab";
+import { LAB_PATH } from "../lab/processes";
+import { KubeletReadiness } from "./kubelet-probe";
+import { LAB_ADDRESSES as A, LAB_INTERNET_NAME, TailnetLab, toolDir, type EnvVar, type LabProcess } from "./lab";
 
 const suite = describeNeeding(["root", "netns", "tailscaled", "tailscale", "containerboot", "derper", "headscale"]);
 
@@ -25,18 +27,24 @@ const ROOT = join(__dirname, "..", "..");
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** The gateway's Deployment as the program renders it for this exit node. */
-function renderedDeployment(exitNode: string) {
-    return gatewayDeployment(gatewaySettings("egress-gateway", { exitNode }));
+function renderedDeployment(exitNode: string, tailscaleLogs?: TailscaleLogs) {
+    return gatewayDeployment(gatewaySettings("egress-gateway", { exitNode, ...(tailscaleLogs ? { tailscaleLogs } : {}) }));
 }
 
+/** The rendered readiness probe for this exit node. */
+const readinessProbe = (exitNode: string) => renderedDeployment(exitNode).spec.template.spec.containers[0].readinessProbe;
+
+/** busybox, when installed: the probe then also runs with busybox's sh, tr and grep, the image's (Alpine) userland. */
+const BUSYBOX = toolDir("busybox", `${process.env.PATH ?? ""}:${LAB_PATH}`);
+
 /**
- * The container's environment as the kubelet would give it: every literal value as rendered,
- * the auth key from "the Secret" (the only valueFrom), plus the lab's control server on
- * TS_EXTRA_ARGS (`--login-server`; containerboot has no variable for it) and
- * TS_NO_LOGS_NO_SUPPORT=true (nothing may leave the lab).
+ * The container's environment as the kubelet would give it: every literal value as rendered
+ * (TS_NO_LOGS_NO_SUPPORT=true among them unless `tailscaleLogs: "upload"`), the auth key from
+ * "the Secret" (the only valueFrom), plus the lab's control server on TS_EXTRA_ARGS
+ * (`--login-server`; containerboot has no variable for it).
  */
-function containerEnv(exitNode: string, authKey: string, loginServer: string): EnvVar[] {
-    const c = renderedDeployment(exitNode).spec.template.spec.containers[0];
+function containerEnv(exitNode: string, authKey: string, loginServer: string, tailscaleLogs?: TailscaleLogs): EnvVar[] {
+    const c = renderedDeployment(exitNode, tailscaleLogs).spec.template.spec.containers[0];
     const env = c.env.map((e): EnvVar => {
         if ("value" in e && typeof e.value === "string") return { name: e.name, value: e.value };
         const ref = (e as { valueFrom?: { secretKeyRef?: { name: string; key: string } } }).valueFrom?.secretKeyRef;
@@ -45,13 +53,13 @@ function containerEnv(exitNode: string, authKey: string, loginServer: string): E
     });
     const extra = env.find((e) => e.name === "TS_EXTRA_ARGS")!;
     extra.value = `${extra.value} --login-server=${loginServer}`;
-    return [...env, { name: "TS_NO_LOGS_NO_SUPPORT", value: "true" }];
+    return env;
 }
 
-/** The readiness probe's URL on the gateway's pod address: path and named port from the Deployment. */
+/** The liveness probe's URL on the gateway's pod address: path and named port from the Deployment. */
 function probeUrl(): string {
     const c = renderedDeployment("100.64.0.1").spec.template.spec.containers[0];
-    const get = c.readinessProbe.httpGet;
+    const get = c.livenessProbe.httpGet;
     const port = c.ports.find((p) => p.name === get.port)!.containerPort;
     return `http://${A.gatewayTailnetSide}:${port}${get.path}`;
 }
@@ -78,10 +86,46 @@ suite("egress gateway on a real tailnet (headscale, derper, userspace exit node,
     const hostBefore = new Map<string, boolean>();
     const timings: string[] = [];
 
-    async function startGateway(name: string, exitNode: string): Promise<LabProcess> {
-        gateway = lab.startGateway(name, containerEnv(exitNode, authKey, lab.loginServer));
+    async function startGateway(name: string, exitNode: string, tailscaleLogs?: TailscaleLogs): Promise<LabProcess> {
+        gateway = lab.startGateway(name, containerEnv(exitNode, authKey, lab.loginServer, tailscaleLogs));
         return gateway;
     }
+
+    /** Where the host's and busybox's userland disagreed on a probe (expected: never). */
+    const userlandMismatches: string[] = [];
+
+    /**
+     * Runs the rendered readiness probe of gateway `name` (configured with `exitNode`) once, as the
+     * kubelet does (in the container, uid 1000, its environment, killed after timeoutSeconds):
+     * its exit code. With busybox installed, also with busybox's sh, tr and grep; a disagreement
+     * that repeats is recorded and counts as a failure.
+     */
+    async function probeCode(name: string, exitNode: string): Promise<number> {
+        const p = readinessProbe(exitNode);
+        const host = () => lab.gatewayExec(name, p.exec.command, { timeoutSeconds: p.timeoutSeconds });
+        if (!BUSYBOX) return (await host()).code;
+        const busybox = () => lab.gatewayExec(name, p.exec.command, { timeoutSeconds: p.timeoutSeconds, userland: { busybox: join(BUSYBOX, "busybox") } });
+        // The two runs are a few ms apart: when tailscaled's state changes in between they differ
+        // for that reason alone, so a disagreement counts only when it repeats.
+        let last = "";
+        for (let attempt = 0; attempt < 3; attempt++) {
+            const [r, b] = [await host(), await busybox()];
+            if ((b.code === 0) === (r.code === 0)) return r.code;
+            last = `${name}: host exit ${r.code}, busybox exit ${b.code} ${b.stderr}`;
+        }
+        userlandMismatches.push(last);
+        return 255;
+    }
+
+    /** The kubelet's readiness of gateway `name`, probing from now on. */
+    const kubeletReadiness = (name: string, exitNode: string) => new KubeletReadiness(() => probeCode(name, exitNode), READINESS_TIMING);
+    /** The stated bound: NotReady at most this long after tailscaled sees the exit node unusable. */
+    const NOT_READY_BOUND_MS = (READINESS_TIMING.periodSeconds * READINESS_TIMING.failureThreshold + READINESS_TIMING.timeoutSeconds) * 1000;
+    /** Ready again at most this long after tailscaled sees it usable again. */
+    const READY_BOUND_MS = (READINESS_TIMING.periodSeconds * READINESS_TIMING.successThreshold + READINESS_TIMING.timeoutSeconds) * 1000;
+    /** Process start-up and scheduling in the lab, on top of the kubelet's arithmetic. */
+    const SLACK_MS = 1500;
+    const secs = (ms: number) => (ms / 1000).toFixed(1);
 
     async function stopGateway() {
         if (gateway) await lab.stopGateway(gateway);
@@ -127,6 +171,9 @@ suite("egress gateway on a real tailnet (headscale, derper, userspace exit node,
     afterAll(async () => {
         await lab?.stop();
         console.log(`tailnet lab timings: ${timings.join(", ")}`);
+        console.log(
+            `readiness probe userland: host sh/tr/grep${BUSYBOX ? ` and busybox (${join(BUSYBOX, "busybox")})` : " only (install busybox to also run it with the image's userland)"}`,
+        );
     });
 
     it("the lab: only the exit node reaches the internet; the gateway and the client have no route to it", async () => {
@@ -201,9 +248,9 @@ suite("egress gateway on a real tailnet (headscale, derper, userspace exit node,
         await lab.until("the health endpoint to turn ready", 60_000, async () => ((await health()).status === 200 ? true : undefined));
         timings.push(`gateway ready ${Date.now() - t1} ms after control reachable`);
         expect(await health()).toEqual({ status: 200, body: "ok" });
-        // The liveness probe asks the same endpoint.
+        // The liveness probe asks that endpoint; readiness asks about the exit node (next test).
         const c = renderedDeployment(exitIp).spec.template.spec.containers[0];
-        expect(c.livenessProbe.httpGet).toEqual(c.readinessProbe.httpGet);
+        expect(c.livenessProbe.httpGet).toEqual({ path: "/healthz", port: "health" });
 
         const http = await lab.until("the HTTP proxy to reach the internet", 60_000, async () => {
             const r = await viaHttp(undefined, 5);
@@ -234,6 +281,72 @@ suite("egress gateway on a real tailnet (headscale, derper, userspace exit node,
         // The client reaches the proxy port and nothing else of the gateway.
         const healthFromClient = await lab.curl([`http://${A.gatewayClientSide}:9002/healthz`], 3);
         expect(healthFromClient.code).not.toBe(0);
+    });
+
+    it("readiness follows the exit node: NotReady when its routes are unapproved or it is offline, Ready again when it returns; liveness stays healthy", async () => {
+        expect(gateway?.name).toBe("gateway-main");
+        const kubelet = kubeletReadiness("main", exitIp);
+        try {
+            await kubelet.until(true, 30_000);
+            expect(await probeCode("main", exitIp)).toBe(0);
+
+            /** Takes the exit node away with `down`, measures NotReady, brings it back with `up`, measures Ready. */
+            const outage = async (what: string, down: () => Promise<void>, up: () => Promise<void>) => {
+                const seen = lab.internetRequests().length;
+                const t0 = Date.now();
+                await down();
+                const noticed = await lab.until(`the probe to fail (${what})`, 60_000, async () =>
+                    (await probeCode("main", exitIp)) !== 0 ? Date.now() : undefined,
+                );
+                const notReady = await kubelet.until(false, 60_000);
+                // The pod stays alive: liveness (/healthz) is still 200, so no restart loop.
+                expect(await health()).toEqual({ status: 200, body: "ok" });
+                // And egress is down indeed, without leaking.
+                expect(ok(await viaSocks(undefined, 5))).toBe(false);
+                expect(lab.internetRequests().slice(seen)).toEqual([]);
+                const t1 = Date.now();
+                await up();
+                const back = await lab.until(`the probe to pass (${what}, back)`, 60_000, async () =>
+                    (await probeCode("main", exitIp)) === 0 ? Date.now() : undefined,
+                );
+                const ready = await kubelet.until(true, 60_000);
+                const line =
+                    `${what}: probe failing ${secs(noticed - t0)} s after, NotReady ${secs(notReady - t0)} s after; ` +
+                    `back: probe passing ${secs(back - t1)} s after, Ready ${secs(ready - t1)} s after`;
+                timings.push(line);
+                console.log(`readiness: ${line}`);
+                expect(notReady - noticed, line).toBeLessThanOrEqual(NOT_READY_BOUND_MS + SLACK_MS);
+                expect(ready - back, line).toBeLessThanOrEqual(READY_BOUND_MS + SLACK_MS);
+                // Traffic flows again once Ready.
+                const r = await lab.until(`requests after ${what}`, 60_000, async () => {
+                    const x = await viaSocks(undefined, 5);
+                    return ok(x) ? x : undefined;
+                });
+                expect(r.body).toBe(`source=${A.exitInternetSide}\n`);
+            };
+
+            // Not approved: headscale withdraws the exit routes; the node stays online and in use, but
+            // is no longer an exit node option (ExitNodeOption false, 0.0.0.0/0 gone from AllowedIPs).
+            await outage(
+                "exit routes unapproved",
+                () => lab.approveExitRoutes("lab-exit", false),
+                () => lab.approveExitRoutes("lab-exit", true),
+            );
+            const st = JSON.parse((await lab.gatewayCli("main", ["status", "--json"])).stdout);
+            expect(st.ExitNodeStatus).toMatchObject({ Online: true, TailscaleIPs: expect.arrayContaining([`${exitIp}/32`]) });
+            // Offline: tailscaled killed (SIGKILL); headscale sees its long-poll end and tells the peers.
+            await outage(
+                "exit node killed",
+                () => lab.killExitNode(),
+                async () => {
+                    expect(await lab.startExitNode()).toBe(exitIp);
+                },
+            );
+            expect(kubelet.changes.map((c) => c.ready)).toEqual([true, false, true, false, true]);
+            expect(userlandMismatches).toEqual([]);
+        } finally {
+            await kubelet.stop();
+        }
     });
 
     it("killing the exit node makes requests fail, not leak; bringing it back restores them", async () => {
@@ -289,6 +402,8 @@ suite("egress gateway on a real tailnet (headscale, derper, userspace exit node,
         const st = JSON.parse((await lab.gatewayCli("wrong-ip", ["status", "--json"])).stdout);
         expect(st.BackendState).toBe("Running");
         expect(st.ExitNodeStatus).toBeUndefined(); // no peer holds the address
+        // Readiness says so: the probe fails, and the kubelet never marks the pod Ready.
+        const kubelet = kubeletReadiness("wrong-ip", wrong);
         // For 10 s: every request fails, with the same errors, and nothing reaches the internet.
         for (const until = Date.now() + 10_000; Date.now() < until;) {
             expect(await viaHttp(undefined, 8)).toEqual({ code: 0, status: 502, body: "", error: "" });
@@ -301,7 +416,79 @@ suite("egress gateway on a real tailnet (headscale, derper, userspace exit node,
             await sleep(1000);
         }
         expect(lab.internetRequests().slice(seen)).toEqual([]);
+        await kubelet.stop();
+        expect(kubelet.probes.length).toBeGreaterThanOrEqual(2);
+        expect(kubelet.probes.filter((p) => p.code === 0)).toEqual([]);
+        expect(kubelet.changes).toEqual([]);
+        expect((await health()).status).toBe(200); // alive all along: liveness keeps it running
         await stopGateway();
+    });
+
+    it("an exit node IP that no node holds yet: NotReady; a node joins with that IP: Ready, and requests go out through it", async () => {
+        await stopGateway();
+        // One exit node per namespace: the first one leaves (offline) for a second identity.
+        await lab.killExitNode();
+        // headscale allocates IPv4 addresses in sequence: the gateway gets the next one, the
+        // second exit node the one after it.
+        const v4 = (await lab.nodes()).flatMap((n) => (n.ip_addresses as string[]).filter((a) => /^100\./.test(a)));
+        const next = (ip: string) => {
+            const n = ip.split(".").reduce((acc, o) => acc * 256 + Number(o), 0) + 1;
+            return [24, 16, 8, 0].map((s) => (n >>> s) & 255).join(".");
+        };
+        const last = v4.sort((a, b) => a.localeCompare(b, undefined, { numeric: true })).at(-1)!;
+        const absent = next(next(last));
+        await startGateway("late", absent);
+        await lab.until("the gateway's tailnet IP", 60_000, async () => ((await health()).status === 200 ? true : undefined));
+        expect((await lab.gatewayCli("late", ["ip", "-4"])).stdout.trim(), "headscale's next address").toBe(next(last));
+        expect((await lab.nodes()).some((n) => (n.ip_addresses as string[]).includes(absent))).toBe(false);
+        const kubelet = kubeletReadiness("late", absent);
+        try {
+            await sleep(READINESS_TIMING.periodSeconds * 2 * 1000);
+            expect(kubelet.ready).toBe(false);
+            expect(kubelet.probes.filter((p) => p.code === 0)).toEqual([]);
+            const t0 = Date.now();
+            expect(await lab.startExitNode({ identity: "second" })).toBe(absent);
+            const ready = await kubelet.until(true, 60_000);
+            const line = `absent exit node joined: Ready ${secs(ready - t0)} s after its tailscaled started`;
+            timings.push(line);
+            console.log(`readiness: ${line}`);
+            const r = await lab.until("requests through the second exit node", 60_000, async () => {
+                const x = await viaSocks(undefined, 5);
+                return ok(x) ? x : undefined;
+            });
+            expect(r.body).toBe(`source=${A.exitInternetSide}\n`);
+            expect(userlandMismatches).toEqual([]);
+        } finally {
+            await kubelet.stop();
+        }
+        await stopGateway();
+    });
+
+    it("log upload to Tailscale: off as rendered by default (tailscaled says so), on only with tailscaleLogs: upload", async () => {
+        await stopGateway();
+        // Control blocked: the lab's headscale runs with logtail off, and so tells every node it
+        // reaches to disable log upload (tailcfg.Debug.DisableLogTail); what is seen here is the
+        // rendered environment alone.
+        lab.blockGatewayControl(true);
+        for (const mode of [undefined, "upload"] as const) {
+            const name = `logs-${mode ?? "default"}`;
+            const env = containerEnv(exitIp, authKey, lab.loginServer, mode);
+            expect(env.find((e) => e.name === "TS_NO_LOGS_NO_SUPPORT")?.value).toBe(mode === "upload" ? "false" : "true");
+            const p = await startGateway(name, exitIp, mode);
+            // The daemon's own answer: `tailscale bugreport` names the log marker it wrote.
+            const marker = await lab.until("tailscaled to answer bugreport", 30_000, async () => {
+                const r = await lab.gatewayCli(name, ["bugreport"]);
+                return r.code === 0 ? r.stdout.trim() : undefined;
+            });
+            if (mode === "upload") {
+                expect(marker).toMatch(/^BUG-[0-9a-f]{64}-\S+-[0-9a-f]{16}$/);
+                expect(p.log()).not.toContain("You have disabled logging");
+            } else {
+                expect(marker).toBe("BUG-NO-LOGS-NO-SUPPORT-this-node-has-had-its-logging-disabled");
+                expect(p.log()).toContain("You have disabled logging. Tailscale will not be able to provide support.");
+            }
+            await stopGateway();
+        }
     });
 
     /** Starts a lab in another process (fixtures/hold-lab.ts) and returns that process and what the lab holds. */

@@ -17,7 +17,20 @@
 // namespaces, processes and dirs of labs whose owner no longer exists.
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { createHash } from "node:crypto";
-import { chmodSync, chownSync, closeSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import {
+    chmodSync,
+    chownSync,
+    closeSync,
+    copyFileSync,
+    existsSync,
+    mkdirSync,
+    mkdtempSync,
+    openSync,
+    readdirSync,
+    realpathSync,
+    rmSync,
+    writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { delimiter, dirname, join } from "node:path";
 import { cleanEnv, failure, isolatedInit, LAB_PATH, netnsPids, pidAlive, run, sh, sleep, tryRead, type RunResult } from "../lab/processes";
@@ -163,6 +176,7 @@ export class TailnetLab {
     private readonly binDir: string;
     private readonly procs: LabProcess[] = [];
     private exitProc?: LabProcess;
+    private exitSocket = "";
     private reaper?: ChildProcess;
     private userId = "";
     private stopped = false;
@@ -514,15 +528,20 @@ export class TailnetLab {
     /**
      * The exit node: tailscaled in userspace mode in `exit` (state in the lab dir, so a restart keeps
      * its node key and Tailscale IP; /etc/resolv.conf is the lab's DNS server), logged in with a
-     * pre-auth key, advertising exit routes, approved by headscale. Resolves with its Tailscale IPv4.
+     * pre-auth key, advertising exit routes, approved by headscale (unless `approve: false`).
+     * Resolves with its Tailscale IPv4. `identity` names another node (own state, hostname
+     * `lab-exit-<identity>`) for the same namespace: one exit node runs at a time.
      */
-    async startExitNode(): Promise<string> {
-        const d = join(this.dir, "exit");
+    async startExitNode(opts: { identity?: string; approve?: boolean } = {}): Promise<string> {
+        const d = join(this.dir, "exit", opts.identity ?? "");
+        mkdirSync(d, { recursive: true });
+        const hostname = opts.identity ? `lab-exit-${opts.identity}` : "lab-exit";
         const sock = join(d, "tailscaled.sock");
         writeFileSync(join(d, "resolv.conf"), `nameserver ${LAB_ADDRESSES.internet}\n`);
         const first = !existsSync(join(d, "tailscaled.state"));
+        this.exitSocket = sock;
         this.exitProc = this.daemon(
-            "exit-tailscaled",
+            opts.identity ? `exit-tailscaled-${opts.identity}` : "exit-tailscaled",
             "exit",
             [
                 join(this.binDir, "tailscaled"),
@@ -536,7 +555,7 @@ export class TailnetLab {
             // TS_LOGS_DIR: without it, logpolicy writes tailscaled.log.conf to the host's /var/lib/tailscale.
             {
                 binds: [[join(d, "resolv.conf"), "/etc/resolv.conf"]],
-                hostname: "lab-exit",
+                hostname,
                 env: { TS_LOGS_DIR: d, ...(process.env.TAILNET_LAB_DEBUG ? { TS_DEBUG_NETSTACK: "true" } : {}) },
             },
         );
@@ -549,7 +568,7 @@ export class TailnetLab {
                 "up",
                 `--login-server=${this.loginServer}`,
                 `--authkey=${key}`,
-                "--hostname=lab-exit",
+                `--hostname=${hostname}`,
                 "--advertise-exit-node",
                 "--accept-dns=false",
                 "--timeout=60s",
@@ -561,13 +580,16 @@ export class TailnetLab {
             const r = await this.inNs("exit", [join(this.binDir, "tailscale"), `--socket=${sock}`, "ip", "-4"]);
             return r.code === 0 && /^100\./.test(r.stdout.trim()) ? r.stdout.trim() : undefined;
         });
-        if (first) {
-            const node = (await this.nodes()).find((n) => n.given_name === "lab-exit" || n.name === "lab-exit");
-            if (!node) throw new Error("tailnet lab: headscale does not list the exit node");
-            await this.headscaleJson(["nodes", "approve-routes", "--identifier", String(node.id), "--routes", "0.0.0.0/0,::/0", "-o", "json"]);
-        }
+        if (first && (opts.approve ?? true)) await this.approveExitRoutes(hostname, true);
         this.exitTailscaleIp = ip;
         return ip;
+    }
+
+    /** Approves (headscale `nodes approve-routes -r 0.0.0.0/0,::/0`) or withdraws (`-r ""`) the exit routes of node `hostname`. */
+    async approveExitRoutes(hostname: string, approve: boolean): Promise<void> {
+        const node = (await this.nodes()).find((n) => n.given_name === hostname || n.name === hostname);
+        if (!node) throw new Error(`tailnet lab: headscale does not list ${hostname}`);
+        await this.headscaleJson(["nodes", "approve-routes", "--identifier", String(node.id), "--routes", approve ? "0.0.0.0/0,::/0" : "", "-o", "json"]);
     }
 
     /** Kills the exit node's tailscaled (SIGKILL: no logout, the node just vanishes like a crashed host). */
@@ -592,7 +614,7 @@ export class TailnetLab {
 
     /** The exit node as tailscale status sees it from the exit node itself. */
     async exitStatus(): Promise<any> {
-        const r = await this.inNs("exit", [join(this.binDir, "tailscale"), `--socket=${join(this.dir, "exit", "tailscaled.sock")}`, "status", "--json"]);
+        const r = await this.inNs("exit", [join(this.binDir, "tailscale"), `--socket=${this.exitSocket}`, "status", "--json"]);
         return JSON.parse(r.stdout);
     }
 
@@ -618,6 +640,7 @@ export class TailnetLab {
         // Inside: the copies at /usr/local/bin (where the image has them), the empty dir at /tmp.
         const vars: Record<string, string> = { PATH: LAB_PATH, HOME: "/tmp" };
         for (const e of env) vars[e.name] = e.value;
+        this.gatewayVars.set(name, vars);
         return this.daemon(`gateway-${name}`, "gateway", ["/usr/local/bin/containerboot"], {
             binds: [
                 [image, "/usr/local/bin"],
@@ -627,6 +650,46 @@ export class TailnetLab {
             env: vars,
             envOnly: true,
             hostname: "egress-gateway-lab",
+        });
+    }
+
+    private readonly gatewayVars = new Map<string, Record<string, string>>();
+
+    /**
+     * Runs `argv` as the kubelet runs an exec probe: inside the running gateway `name` (the network
+     * and mount namespaces of its containerboot: the "image" on /usr/local/bin, its emptyDir on
+     * /tmp), as uid/gid 1000 without capabilities, with exactly the container's environment, killed
+     * after `timeoutSeconds`. `userland: "busybox"` puts a busybox binary (the image's userland:
+     * Alpine's sh, tr, grep…) over the host's /bin/sh, tr and grep, in a private copy of that mount
+     * namespace; "host" runs the host's.
+     */
+    async gatewayExec(name: string, argv: string[], opts: { timeoutSeconds: number; userland?: "host" | { busybox: string } }): Promise<RunResult> {
+        const vars = this.gatewayVars.get(name);
+        if (!vars) throw new Error(`tailnet lab: no gateway ${name} was started`);
+        const boots = netnsPids(this.ns.gateway).filter((pid) => tryRead(`/proc/${pid}/comm`)?.trim() === "containerboot");
+        if (boots.length !== 1) throw new Error(`tailnet lab: expected one containerboot in ${this.ns.gateway}, found ${boots.length}`);
+        const asUser = [
+            "setpriv",
+            `--reuid=${GATEWAY_UID}`,
+            `--regid=${GATEWAY_UID}`,
+            "--clear-groups",
+            "--inh-caps=-all",
+            "--bounding-set=-all",
+            "env",
+            "-i",
+            ...Object.entries(vars).map(([k, v]) => `${k}=${v}`),
+            ...argv,
+        ];
+        const userland = opts.userland ?? "host";
+        let inner = asUser;
+        if (userland !== "host") {
+            const targets = ["/bin/sh", "tr", "grep"].map((t) => realpathSync(t.startsWith("/") ? t : join(toolDir(t, LAB_PATH)!, t)));
+            const binds = [...new Set(targets)].map((t) => `mount --bind ${q(userland.busybox)} ${q(t)}`).join(" && ");
+            inner = ["unshare", "--mount", "--propagation", "private", "/bin/sh", "-c", `${binds} && exec "$@"`, "probe", ...asUser];
+        }
+        return run("timeout", ["-s", "KILL", String(opts.timeoutSeconds), "nsenter", `--target=${boots[0]}`, "--mount", "--net", "--", ...inner], {
+            timeoutMs: opts.timeoutSeconds * 1000 + 5000,
+            env: { PATH: LAB_PATH, LANG: "C" },
         });
     }
 
