@@ -9,6 +9,7 @@ import { createHash, randomBytes } from "node:crypto";
 import {
     appendFileSync,
     closeSync,
+    createReadStream,
     existsSync,
     mkdirSync,
     mkdtempSync,
@@ -18,15 +19,17 @@ import {
     readSync,
     readlinkSync,
     realpathSync,
+    renameSync,
     rmSync,
     statSync,
     writeFileSync,
 } from "node:fs";
 import { createServer, request, type Server } from "node:https";
 import { connect } from "node:net";
-import { tmpdir } from "node:os";
+import { homedir, tmpdir } from "node:os";
 import { join, posix } from "node:path";
-import { cleanEnv, failure, LAB_PATH, netnsPids, pidAlive, run, sh, sleep, tryRead } from "./processes";
+import { derpCertificate, derperArgs, DERP_PORT, HEADSCALE_PORT, headscaleConfig, writeDerpMap } from "../helpers/headscale";
+import { cleanEnv, failure, isolatedInit, LAB_PATH, netnsPids, pidAlive, run, sh, sleep, tryRead, type RunResult } from "./processes";
 
 export interface LabNodeSpec {
     name: string;
@@ -56,6 +59,45 @@ export interface NodeLabOptions {
     graceSeconds?: number;
     /** every process and machine the lab starts ends by itself after this many seconds (default 900) */
     lifetimeSeconds?: number;
+    /**
+     * "lan" (default): the nodes share one Ethernet segment (a bridge), 10.198.<subnet>.0/24 directly
+     * connected on each. "routed": each node has a point-to-point link of its own to a router
+     * (10.198.<subnet>.253) and a default route via it, as VPSs reach each other over their
+     * providers' networks: no node is directly connected to another (README: Network).
+     */
+    topology?: "lan" | "routed";
+    /**
+     * A tailnet control server for the nodes: headscale (plain HTTP) and derper on 10.198.<subnet>.253
+     * in the lab's own namespace (the router, or the bridge), and a Tailscale static release
+     * (`tailscaleRelease`) on the release server. No node runs Tailscale until a test installs it.
+     */
+    tailnet?: boolean;
+}
+
+/** A Tailscale static release as pkgs.tailscale.com ships it, served by the lab's release server. */
+export interface TailscaleRelease {
+    /** https://10.198.<subnet>.254:<port>/tailscale/stable/tailscale_<version>_amd64.tgz */
+    url: string;
+    /** hex SHA-256 of the tarball (also at url + ".sha256") */
+    sha256: string;
+    /** "1.102.3": scripts/lib.sh TAILSCALE_VERSION, the toolchain's tailscale and tailscaled */
+    version: string;
+}
+
+/** What Tailscale left in a node's network namespace and on its disk (empty lists and false: nothing). */
+export interface TailscaleLeftovers {
+    /** the tailscale0 link exists */
+    tailscale0: boolean;
+    /** `ip rule` lines (IPv4 and IPv6, prefixed "v4 "/"v6 ") with `lookup 52` or `fwmark 0x80000/0xff0000` */
+    ipRules: string[];
+    /** routes in table 52 (prefixed "v4 "/"v6 ") */
+    table52Routes: string[];
+    /** ts-* chains: "<tool> <table> <chain>", tool one of iptables-nft, ip6tables-nft, iptables-legacy, ip6tables-legacy, nft */
+    chains: string[];
+    /** /var/lib/tailscale exists on the node's disk */
+    varLibTailscale: boolean;
+    /** host pids of tailscaled processes in the node's namespace */
+    tailscaledPids: number[];
 }
 
 /** What a release of the k3s stand-in does when it runs (test/lab/k3s-standin/README.md). */
@@ -70,6 +112,10 @@ const NAME_RE = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
 const TOKEN_FILE = "/etc/rancher/k3s/token";
 const CUT_COMMENT = "node-lab-cut";
 const KUBECTL_IN_NODE = "/usr/local/lib/oceanid-lab/kubectl";
+/** The lab's own address in its namespace (the router, or the bridge with `tailnet`): the last but one of the /24. */
+const LAB_HOST = 253;
+/** The last address of the /24: the root namespace's end of the lab's veth (the release server). */
+const ROOT_HOST = 254;
 /** systemd-nspawn's exit status when the machine asked to reboot. */
 const NSPAWN_REBOOT = 133;
 
@@ -89,6 +135,12 @@ interface Internal {
     releasePort: number;
     standinBinary: string;
     reaperPid?: number;
+    topology: "lan" | "routed";
+    tailnet: boolean;
+    /** headscale's config path and the id of its user "lab" (with `tailnet`) */
+    headscale?: { config: string; userId: string };
+    /** the Tailscale release tarball on the host (with `tailnet`) */
+    tailscale?: { path: string; name: string; version: string; sha256: string };
 }
 
 // --- small helpers --------------------------------------------------------------------------
@@ -153,6 +205,84 @@ function cached(script: string, what: string): string {
     const r = sh("bash", [join(PROJECT_ROOT, script), "--cached-only"], { env: { ...cleanEnv(), HOME: process.env.HOME ?? "/root" } });
     if (r.code !== 0) throw new Error(`node lab: ${what} is not built: run npm run setup (${(r.stderr || r.stdout).trim()})`);
     return r.stdout.trim();
+}
+
+// Tailscale's own unit and defaults, as its static tarball ships them (tailscale/tailscale
+// cmd/tailscaled/tailscaled.service and tailscaled.defaults): the binaries at /usr/sbin.
+const TAILSCALED_SERVICE = `[Unit]
+Description=Tailscale node agent
+Documentation=https://tailscale.com/kb/
+Wants=network-pre.target
+After=network-pre.target
+
+[Service]
+EnvironmentFile=/etc/default/tailscaled
+ExecStartPre=/usr/sbin/tailscaled --cleanup
+ExecStart=/usr/sbin/tailscaled --state=/var/lib/tailscale/tailscaled.state --socket=/run/tailscale/tailscaled.sock --port $PORT $FLAGS
+ExecStopPost=/usr/sbin/tailscaled --cleanup
+
+Restart=on-failure
+
+RuntimeDirectory=tailscale
+RuntimeDirectoryMode=0755
+StateDirectory=tailscale
+StateDirectoryMode=0750
+CacheDirectory=tailscale
+CacheDirectoryMode=0750
+Type=notify
+
+[Install]
+WantedBy=multi-user.target
+`;
+const TAILSCALED_DEFAULTS = `# Set the port to listen on for incoming VPN packets.
+# Remote nodes will automatically be informed about the new port number,
+# but you might want to configure this in order to set external firewall
+# settings.
+PORT="41641"
+
+# Extra flags you might want to pass to tailscaled.
+FLAGS=""
+`;
+
+/**
+ * tailscale_<version>_amd64.tgz in Tailscale's layout (tailscale_<version>_amd64/{tailscale,
+ * tailscaled,systemd/tailscaled.service,systemd/tailscaled.defaults}) from the toolchain's
+ * binaries, cached under ~/.cache/oceanid-infra by the binaries and unit files it is made of.
+ */
+async function tailscaleRelease(): Promise<{ path: string; name: string; version: string; sha256: string }> {
+    const version = /^TAILSCALE_VERSION=(\S+)$/m.exec(readFileSync(join(PROJECT_ROOT, "scripts", "lib.sh"), "utf8"))?.[1];
+    if (!version) throw new Error("node lab: no TAILSCALE_VERSION in scripts/lib.sh");
+    const bins = ["tailscale", "tailscaled"].map((b) => realpathSync(join(TOOLS_BIN, b)));
+    const said = must(bins[0], ["version"]).split("\n")[0].trim();
+    if (said !== version) throw new Error(`node lab: .tools/bin/tailscale is ${said}, scripts/lib.sh TAILSCALE_VERSION is ${version}: run npm run setup`);
+    const key = createHash("sha256")
+        .update([version, ...bins.map((b) => `${b} ${statSync(b).size} ${statSync(b).mtimeMs}`), TAILSCALED_SERVICE, TAILSCALED_DEFAULTS].join("\n"))
+        .digest("hex")
+        .slice(0, 12);
+    const cacheDir = join(process.env.XDG_CACHE_HOME || join(homedir(), ".cache"), "oceanid-infra", `node-lab-tailscale-${version}-${key}`);
+    const base = `tailscale_${version}_amd64`;
+    const path = join(cacheDir, `${base}.tgz`);
+    if (!existsSync(`${path}.sha256`)) {
+        mkdirSync(cacheDir, { recursive: true });
+        const work = mkdtempSync(join(cacheDir, "build-"));
+        try {
+            const top = join(work, base);
+            mkdirSync(join(top, "systemd"), { recursive: true });
+            for (const b of bins) await runMust("cp", [b, join(top, posix.basename(b))]);
+            writeFileSync(join(top, "systemd", "tailscaled.service"), TAILSCALED_SERVICE);
+            writeFileSync(join(top, "systemd", "tailscaled.defaults"), TAILSCALED_DEFAULTS);
+            await runMust("chmod", ["0755", join(top, "tailscale"), join(top, "tailscaled")]);
+            await runMust("tar", ["-C", work, "--owner=0", "--group=0", "--numeric-owner", "-czf", join(work, `${base}.tgz`), base], 120_000);
+            const sha = createHash("sha256")
+                .update(readFileSync(join(work, `${base}.tgz`)))
+                .digest("hex");
+            renameSync(join(work, `${base}.tgz`), path);
+            writeFileSync(`${path}.sha256`, `${sha}\n`);
+        } finally {
+            rmSync(work, { recursive: true, force: true });
+        }
+    }
+    return { path, name: `${base}.tgz`, version, sha256: readFileSync(`${path}.sha256`, "utf8").trim() };
 }
 
 /** cgroup directories (v1 name=systemd and v2) a node's launcher moves into: nspawn nests its own under the caller's. */
@@ -265,6 +395,22 @@ export class NodeLab {
         return undefined;
     }
 
+    /** What `tailnet: true` needs besides: the tailnet toolchain (scripts/setup builds it). */
+    private static missingTailnetTool(): string | undefined {
+        for (const tool of ["headscale", "derper", "tailscale", "tailscaled"]) {
+            if (!existsSync(join(TOOLS_BIN, tool))) return `${tool} is not in .tools/bin (the tailnet toolchain): run npm run setup`;
+        }
+        for (const [tool, pkg] of [
+            ["curl", "curl"],
+            ["tar", "tar"],
+            ["gzip", "gzip"],
+            ["unshare", "util-linux"],
+        ]) {
+            if (!LAB_PATH.split(":").some((d) => existsSync(join(d, tool)))) return `${tool} is missing (Debian: apt-get install ${pkg})`;
+        }
+        return undefined;
+    }
+
     static async start(opts: NodeLabOptions): Promise<NodeLab> {
         const t0 = Date.now();
         const subnet = opts.subnet ?? 0;
@@ -272,7 +418,11 @@ export class NodeLab {
         const grace = opts.graceSeconds ?? 5;
         const lifetime = opts.lifetimeSeconds ?? 900;
         const specs = opts.nodes;
+        const topology = opts.topology ?? "lan";
+        const tailnet = opts.tailnet ?? false;
         const problems: string[] = [];
+        if (topology !== "lan" && topology !== "routed") problems.push(`topology must be "lan" or "routed" (got ${String(topology)})`);
+        if (specs.length > 200) problems.push("nodes: at most 200 (10.198.<subnet>.1-200)");
         if (!Number.isInteger(subnet) || subnet < 0 || subnet > 255) problems.push(`subnet must be an integer 0-255 (got ${subnet})`);
         if (!Number.isInteger(heartbeat) || heartbeat < 1) problems.push("heartbeatSeconds must be a whole number >= 1");
         if (!Number.isInteger(grace) || grace < 1) problems.push("graceSeconds must be a whole number >= 1");
@@ -293,7 +443,7 @@ export class NodeLab {
         const server = specs.find((n) => n.role === "server");
         if (server && !server.version && specs.some((n) => n.version)) problems.push("an agent cannot have k3s when the server has none");
         if (problems.length) throw new Error(`node lab: ${problems.join("; ")}`);
-        const unavailable = NodeLab.unavailableReason() ?? NodeLab.missingTool();
+        const unavailable = NodeLab.unavailableReason() ?? NodeLab.missingTool() ?? (tailnet ? NodeLab.missingTailnetTool() : undefined);
         if (unavailable) throw new Error(`node lab: ${unavailable}`);
         const image = cached("scripts/node-image", "the node lab's root filesystem");
         const standinBinary = cached("test/lab/k3s-standin/build.sh", "the k3s stand-in");
@@ -324,6 +474,8 @@ export class NodeLab {
             releases: new Map(),
             releasePort: 0,
             standinBinary,
+            topology,
+            tailnet,
         };
         const address = (i: number) => `${prefix}.${i + 1}`;
         const serverIp = address(specs.findIndex((n) => n.role === "server"));
@@ -410,7 +562,21 @@ export class NodeLab {
             ],
         );
         sh("ip", ["link", "set", s.rootVeth, "addrgenmode", "none"]);
-        batch([], [`addr add ${prefix}.254/24 dev ${s.rootVeth}`, `link set ${s.rootVeth} up`]);
+        const labHost = `${prefix}.${LAB_HOST}`;
+        const rootHost = `${prefix}.${ROOT_HOST}`;
+        if (s.topology === "lan") {
+            batch([], [`addr add ${rootHost}/24 dev ${s.rootVeth}`, `link set ${s.rootVeth} up`]);
+        } else {
+            // One route in the root namespace, limited to the lab's /24, via the router.
+            batch(
+                [],
+                [
+                    `addr add ${rootHost}/32 peer ${labHost}/32 dev ${s.rootVeth}`,
+                    `link set ${s.rootVeth} up`,
+                    `route add ${prefix}.0/24 via ${labHost} dev ${s.rootVeth}`,
+                ],
+            );
+        }
         // Another process may have taken the subnet since the check in start(): two routes would mix the labs up.
         if (
             must("ip", ["-4", "-o", "addr", "show", "to", `${prefix}.0/24`])
@@ -419,20 +585,52 @@ export class NodeLab {
         ) {
             throw new Error(`node lab: ${prefix}.0/24 was taken by another lab while this one started: pick another subnet`);
         }
-        batch(
-            ["-n", s.labNs],
-            [
-                "link add br0 type bridge",
-                "link set lo up",
-                "link set br0 up",
-                ...this.nodes.map((_, i) => `link set n${i + 1} master br0 up`),
-                "link set up0 master br0 up",
-            ],
-        );
-        for (const n of this.nodes) batch(["-n", n.netns], [`addr add ${n.address}/24 dev eth0`, "link set lo up", "link set eth0 up"]);
+        if (s.topology === "lan") {
+            batch(
+                ["-n", s.labNs],
+                [
+                    "link add br0 type bridge",
+                    "link set lo up",
+                    "link set br0 up",
+                    ...this.nodes.map((_, i) => `link set n${i + 1} master br0 up`),
+                    "link set up0 master br0 up",
+                    // The tailnet's control server lives on the bridge.
+                    ...(s.tailnet ? [`addr add ${labHost}/24 dev br0`] : []),
+                ],
+            );
+            for (const n of this.nodes) batch(["-n", n.netns], [`addr add ${n.address}/24 dev eth0`, "link set lo up", "link set eth0 up"]);
+        } else {
+            // The router: the same address (labHost) on every link, a /32 route to each node through
+            // its own link, forwarding on (only here: the namespace is the lab's). A node's eth0 has
+            // its address as a /32 with the router as its peer (a VPS's "/32 with an on-link
+            // gateway"): the only directly connected network of a node is itself.
+            batch(
+                ["-n", s.labNs],
+                [
+                    "link set lo up",
+                    `addr add ${labHost}/32 peer ${rootHost}/32 dev up0`,
+                    "link set up0 up",
+                    ...this.nodes.flatMap((n, i) => [
+                        `addr add ${labHost}/32 dev n${i + 1}`,
+                        `link set n${i + 1} up`,
+                        `route add ${n.address}/32 dev n${i + 1}`,
+                    ]),
+                ],
+            );
+            must("ip", ["netns", "exec", s.labNs, "sh", "-c", "echo 1 > /proc/sys/net/ipv4/ip_forward"]);
+            for (const n of this.nodes) {
+                batch(
+                    ["-n", n.netns],
+                    [`addr add ${n.address}/32 peer ${labHost}/32 dev eth0`, "link set lo up", "link set eth0 up", `route add default via ${labHost} dev eth0`],
+                );
+            }
+        }
 
         // The control plane, where k3s runs it: in the server node's namespace, the API on 127.0.0.1:6444.
         const serverNode = this.nodes.find((n) => n.role === "server")!;
+        // The tailnet (headscale, derper, the Tailscale release) meanwhile: it needs nothing of the control plane.
+        const tailnetStarted = s.tailnet ? this.startTailnet() : Promise.resolve();
+        tailnetStarted.catch(() => undefined); // awaited below; not an unhandled rejection if the control plane fails first
         const cp = await run(
             "bash",
             [
@@ -452,6 +650,7 @@ export class NodeLab {
             { timeoutMs: 180_000, env: { ...cleanEnv(), PATH: `${TOOLS_BIN}:${LAB_PATH}`, HOME: process.env.HOME ?? "/root" } },
         );
         if (cp.code !== 0) throw new Error(`node lab: scripts/test-cluster start failed (${cp.code}): ${cp.stderr.trim().split("\n").slice(-15).join("\n")}`);
+        await tailnetStarted;
         const pki = join(s.clusterDir, "pki");
 
         // Keys: one client key for root; each node's host key is made in its root filesystem below.
@@ -736,7 +935,13 @@ export class NodeLab {
             const path = decodeURIComponent((req.url ?? "").split("?")[0]);
             appendFileSync(join(this.dir, "logs", "releases.log"), `${new Date().toISOString()} ${req.method} ${path}\n`);
             const m = /^\/k3s\/([^/]+)\/(k3s|sha256sum-amd64\.txt)$/.exec(path);
-            if (path === "/install.sh") {
+            const ts = this.s.tailscale;
+            if (ts && path === `/tailscale/stable/${ts.name}`) {
+                res.writeHead(200, { "content-type": "application/x-gzip", "content-length": statSync(ts.path).size });
+                createReadStream(ts.path).pipe(res);
+            } else if (ts && path === `/tailscale/stable/${ts.name}.sha256`) {
+                res.writeHead(200, { "content-type": "text/plain" }).end(`${ts.sha256}\n`);
+            } else if (path === "/install.sh") {
                 res.writeHead(200, { "content-type": "text/plain" }).end(installer());
             } else if (m && VERSION_RE.test(m[1])) {
                 const bin = this.releaseBinary(m[1]);
@@ -754,6 +959,188 @@ export class NodeLab {
                 resolve();
             });
         });
+    }
+
+    // --- the tailnet (`tailnet: true`) ------------------------------------------------------------
+    /** headscale and derper in the lab's namespace, and the Tailscale release. */
+    private async startTailnet(): Promise<void> {
+        const s = this.s;
+        const hs = join(this.dir, "headscale");
+        mkdirSync(hs, { recursive: true });
+        const ip = `10.198.${s.subnet}.${LAB_HOST}`;
+        const release = tailscaleRelease().then((r) => (s.tailscale = r));
+        release.catch(() => undefined); // awaited at the end
+        const certSha256 = derpCertificate(hs, ip);
+        writeDerpMap(join(hs, "derp.yaml"), ip, certSha256);
+        const config = join(hs, "config.yaml");
+        writeFileSync(
+            config,
+            headscaleConfig({
+                dir: hs,
+                serverUrl: `http://${ip}:${HEADSCALE_PORT}`,
+                listenAddr: `${ip}:${HEADSCALE_PORT}`,
+                derpMapPath: join(hs, "derp.yaml"),
+            }),
+        );
+        s.headscale = { config, userId: "" };
+        this.labDaemon("derper", derperArgs(join(TOOLS_BIN, "derper"), ip, hs));
+        this.labDaemon("headscale", [join(TOOLS_BIN, "headscale"), "-c", config, "serve"]);
+        const t0 = Date.now();
+        for (;;) {
+            const r = await this.headscale(["users", "list", "-o", "json"]);
+            const probe = await this.inLabNs(["curl", "-sk", "-o", "/dev/null", "-w", "%{http_code}", `https://${ip}:${DERP_PORT}/derp/probe`], 5000);
+            if (r.code === 0 && probe.stdout.trim() === "200") break;
+            if (Date.now() - t0 > 30_000)
+                throw new Error(`node lab: headscale or derper did not answer within 30 s: ${r.stderr || r.stdout} / derp probe ${probe.stdout}`);
+            await sleep(100);
+        }
+        s.headscale.userId = String((await this.headscaleJson(["users", "create", "lab", "-o", "json"])).id);
+        await release;
+    }
+
+    /** A daemon in the lab's namespace (the router, or the bridge): PID 1 of its own pid namespace, killed after the lab's lifetime. */
+    private labDaemon(name: string, argv: string[]): void {
+        const log = openSync(join(this.dir, "logs", `${name}.log`), "a");
+        const home = join(this.dir, "home");
+        mkdirSync(home, { recursive: true });
+        const child = spawn("ip", ["netns", "exec", this.s.labNs, ...isolatedInit(this.s.lifetime), ...argv], {
+            detached: true,
+            stdio: ["ignore", log, log],
+            env: { ...cleanEnv(), HOME: home, XDG_CACHE_HOME: join(home, ".cache"), XDG_CONFIG_HOME: join(home, ".config") },
+        });
+        closeSync(log);
+        child.unref();
+        this.s.children.push(child);
+    }
+
+    private inLabNs(argv: string[], timeoutMs = 30_000): Promise<RunResult> {
+        return run("ip", ["netns", "exec", this.s.labNs, "timeout", "-s", "KILL", String(Math.ceil(timeoutMs / 1000)), ...argv], {
+            timeoutMs: timeoutMs + 5000,
+            env: { ...cleanEnv(), HOME: join(this.dir, "home") },
+        });
+    }
+
+    private tailnetState(): { config: string; userId: string } {
+        if (!this.s.headscale) throw new Error("node lab: no tailnet: start the lab with tailnet: true");
+        return this.s.headscale;
+    }
+
+    /** headscale's URL, what nodes pass to `tailscale up --login-server` (plain HTTP, on the lab's own address .253). */
+    get headscaleUrl(): string {
+        this.tailnetState();
+        return `http://10.198.${this.s.subnet}.${LAB_HOST}:${HEADSCALE_PORT}`;
+    }
+
+    /** The headscale CLI against the lab's headscale (its unix socket), e.g. headscale(["nodes", "list", "-o", "json"]). */
+    headscale(args: string[]): Promise<RunResult> {
+        return this.inLabNs([join(TOOLS_BIN, "headscale"), "-c", this.tailnetState().config, ...args]);
+    }
+
+    private async headscaleJson(args: string[]): Promise<any> {
+        const r = await this.headscale(args);
+        if (r.code !== 0) throw new Error(`node lab: headscale ${args.join(" ")} failed (${r.code}): ${r.stderr || r.stdout}`);
+        return JSON.parse(r.stdout);
+    }
+
+    /** A new headscale API key (`headscale apikeys create`), for `Authorization: Bearer <key>` on <headscaleUrl>/api/v1/…. */
+    async headscaleApiKey(opts: { expirationSeconds?: number } = {}): Promise<string> {
+        const r = await this.headscale(["apikeys", "create", "--expiration", `${opts.expirationSeconds ?? this.s.lifetime}s`]);
+        const key = r.stdout.trim().split("\n").at(-1) ?? "";
+        if (r.code !== 0 || !key) throw new Error(`node lab: headscale apikeys create failed (${r.code}): ${r.stderr || r.stdout}`);
+        return key;
+    }
+
+    /** A new pre-auth key of the lab's headscale user "lab": reusable unless said otherwise, valid for the lab's lifetime unless said otherwise. */
+    async preAuthKey(opts: { reusable?: boolean; ephemeral?: boolean; expirationSeconds?: number } = {}): Promise<string> {
+        const args = [
+            "preauthkeys",
+            "create",
+            "--user",
+            this.tailnetState().userId,
+            "--expiration",
+            `${opts.expirationSeconds ?? this.s.lifetime}s`,
+            "-o",
+            "json",
+        ];
+        if (opts.reusable ?? true) args.push("--reusable");
+        if (opts.ephemeral) args.push("--ephemeral");
+        return String((await this.headscaleJson(args)).key);
+    }
+
+    /** headscale's node list (`headscale nodes list -o json`). */
+    async headscaleNodes(): Promise<any[]> {
+        return (await this.headscaleJson(["nodes", "list", "-o", "json"])) ?? [];
+    }
+
+    /** The Tailscale static release the release server hands out (`tailnet: true`); nodes trust its certificate already. */
+    get tailscaleRelease(): TailscaleRelease {
+        const ts = this.s.tailscale;
+        if (!ts) throw new Error("node lab: no Tailscale release: start the lab with tailnet: true");
+        return {
+            url: `https://10.198.${this.s.subnet}.${ROOT_HOST}:${this.s.releasePort}/tailscale/stable/${ts.name}`,
+            sha256: ts.sha256,
+            version: ts.version,
+        };
+    }
+
+    /** The node's Tailscale IPv4 (`tailscale ip -4` inside it), or undefined when it has none. */
+    async nodeTailscaleIp(name: string): Promise<string | undefined> {
+        const r = await this.inNodeAsync(name, "tailscale ip -4");
+        const ip = r.out.trim();
+        return r.code === 0 && /^100\.\d+\.\d+\.\d+$/.test(ip) ? ip : undefined;
+    }
+
+    /** Whether sshd of the node answers (TCP connect and its banner) from the root namespace within timeoutMs. */
+    sshReachable(name: string, timeoutMs = 1000): Promise<boolean> {
+        return tcpBanner(this.node(name).address, 22, timeoutMs);
+    }
+
+    /**
+     * What Tailscale left in the node's network namespace and on its disk, read from the host (the
+     * namespace is the lab's: this works while the machine is off too): the tailscale0 link, ip rules
+     * and table 52 routes (IPv4 and IPv6), ts-* chains (iptables-nft and -legacy, IPv4 and IPv6, and
+     * nft's own tables while the machine runs), /var/lib/tailscale, tailscaled processes.
+     */
+    tailscaleLeftovers(name: string): TailscaleLeftovers {
+        const ns = this.node(name).netns;
+        const lines = (args: string[]) =>
+            sh("ip", ["-n", ns, ...args])
+                .stdout.split("\n")
+                .map((l) => l.trim())
+                .filter(Boolean);
+        const ipRules: string[] = [];
+        const table52Routes: string[] = [];
+        for (const fam of ["4", "6"]) {
+            for (const l of lines([`-${fam}`, "rule", "show"])) if (/\blookup 52\b|fwmark 0x80000\/0xff0000/.test(l)) ipRules.push(`v${fam} ${l}`);
+            for (const l of lines([`-${fam}`, "route", "show", "table", "52"])) table52Routes.push(`v${fam} ${l}`);
+        }
+        const chains: string[] = [];
+        for (const tool of ["iptables-nft", "ip6tables-nft", "iptables-legacy", "ip6tables-legacy"]) {
+            let table = "";
+            for (const l of sh("ip", ["netns", "exec", ns, `${tool}-save`]).stdout.split("\n")) {
+                if (l.startsWith("*")) table = l.slice(1).trim();
+                const m = /^:(ts-\S+)/.exec(l);
+                if (m) chains.push(`${tool} ${table} ${m[1]}`);
+            }
+        }
+        if (this.initPid(name) !== undefined) {
+            // nft's own view (tailscaled's nftables mode makes tables iptables cannot read), with the node's nft.
+            let table = "";
+            for (const l of this.inNode(name, "command -v nft >/dev/null && nft list ruleset").out.split("\n")) {
+                const t = /^table (\S+) (\S+)/.exec(l);
+                if (t) table = `${t[1]} ${t[2]}`;
+                const c = /^\s*chain (ts-\S+)/.exec(l);
+                if (c) chains.push(`nft ${table} ${c[1]}`);
+            }
+        }
+        return {
+            tailscale0: sh("ip", ["-n", ns, "link", "show", "tailscale0"]).code === 0,
+            ipRules,
+            table52Routes,
+            chains: [...new Set(chains)],
+            varLibTailscale: existsSync(this.nodePath(name, "/var/lib/tailscale")),
+            tailscaledPids: netnsPids(ns).filter((p) => comm(p) === "tailscaled"),
+        };
     }
 
     /** From now on, the release server hands out `version` with this behaviour ("ok" by default). */
@@ -1001,7 +1388,10 @@ export class NodeLab {
         ];
     }
 
-    /** Runs cmd (bash) as root inside the machine (its mount, UTS, IPC, network and pid namespaces); stdout and stderr together. */
+    /**
+     * Runs cmd (bash) as root inside the machine (its mount, UTS, IPC, network and pid namespaces); stdout and stderr together.
+     * Synchronous: it blocks this process, and with it the release server; anything that downloads from the lab needs inNodeAsync.
+     */
     inNode(name: string, cmd: string): { code: number; out: string } {
         const r = sh("nsenter", this.nsenterArgs(name, cmd), { timeoutMs: 120_000 });
         return { code: r.code, out: r.stdout + r.stderr };
