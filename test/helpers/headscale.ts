@@ -14,7 +14,7 @@ export const DERP_PORT = 8443;
 export const STUN_PORT = 3478;
 
 /** headscale's config.yaml: sqlite, noise key and unix socket in `dir`, the DERP map at `derpMapPath`. */
-export function headscaleConfig(o: { dir: string; serverUrl: string; listenAddr: string; derpMapPath: string }): string {
+export function headscaleConfig(o: { dir: string; serverUrl: string; listenAddr: string; derpMapPath: string; policyPath?: string }): string {
     return [
         `server_url: ${o.serverUrl}`,
         `listen_addr: ${o.listenAddr}`,
@@ -47,7 +47,7 @@ export function headscaleConfig(o: { dir: string; serverUrl: string; listenAddr:
         "  level: info",
         "policy:",
         "  mode: file",
-        '  path: ""',
+        `  path: "${o.policyPath ?? ""}"`,
         "dns:",
         "  magic_dns: false",
         "  base_domain: tailnet.lab",

@@ -72,6 +72,8 @@ export interface NodeLabOptions {
      * (`tailscaleRelease`) on the release server. No node runs Tailscale until a test installs it.
      */
     tailnet?: boolean;
+    /** headscale's policy (HuJSON as JSON: tagOwners, autoApprovers, acls); none: every node reaches every node. */
+    tailnetPolicy?: Record<string, unknown>;
 }
 
 /** A Tailscale static release as pkgs.tailscale.com ships it, served by the lab's release server. */
@@ -137,6 +139,7 @@ interface Internal {
     reaperPid?: number;
     topology: "lan" | "routed";
     tailnet: boolean;
+    tailnetPolicy?: Record<string, unknown>;
     /** headscale's config path and the id of its user "lab" (with `tailnet`) */
     headscale?: { config: string; userId: string };
     /** the Tailscale release tarball on the host (with `tailnet`) */
@@ -476,6 +479,7 @@ export class NodeLab {
             standinBinary,
             topology,
             tailnet,
+            ...(opts.tailnetPolicy === undefined ? {} : { tailnetPolicy: opts.tailnetPolicy }),
         };
         const address = (i: number) => `${prefix}.${i + 1}`;
         const serverIp = address(specs.findIndex((n) => n.role === "server"));
@@ -973,6 +977,8 @@ export class NodeLab {
         const certSha256 = derpCertificate(hs, ip);
         writeDerpMap(join(hs, "derp.yaml"), ip, certSha256);
         const config = join(hs, "config.yaml");
+        const policyPath = join(hs, "policy.json");
+        if (s.tailnetPolicy !== undefined) writeFileSync(policyPath, JSON.stringify(s.tailnetPolicy, null, 2));
         writeFileSync(
             config,
             headscaleConfig({
@@ -980,6 +986,7 @@ export class NodeLab {
                 serverUrl: `http://${ip}:${HEADSCALE_PORT}`,
                 listenAddr: `${ip}:${HEADSCALE_PORT}`,
                 derpMapPath: join(hs, "derp.yaml"),
+                ...(s.tailnetPolicy === undefined ? {} : { policyPath }),
             }),
         );
         s.headscale = { config, userId: "" };
@@ -1051,7 +1058,7 @@ export class NodeLab {
     }
 
     /** A new pre-auth key of the lab's headscale user "lab": reusable unless said otherwise, valid for the lab's lifetime unless said otherwise. */
-    async preAuthKey(opts: { reusable?: boolean; ephemeral?: boolean; expirationSeconds?: number } = {}): Promise<string> {
+    async preAuthKey(opts: { reusable?: boolean; ephemeral?: boolean; expirationSeconds?: number; tags?: string[] } = {}): Promise<string> {
         const args = [
             "preauthkeys",
             "create",
@@ -1064,6 +1071,7 @@ export class NodeLab {
         ];
         if (opts.reusable ?? true) args.push("--reusable");
         if (opts.ephemeral) args.push("--ephemeral");
+        if (opts.tags !== undefined && opts.tags.length > 0) args.push("--tags", opts.tags.join(","));
         return String((await this.headscaleJson(args)).key);
     }
 

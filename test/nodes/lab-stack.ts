@@ -141,10 +141,11 @@ export function writeLabStackFile(lab: NodeLab, version: string): string {
 export function changeState(
     lab: NodeLab,
     node: string,
+    change = "k3s",
 ): { state: string; id: string; armedAt: number; deadline: number; at: number; reason: string } | undefined {
     let text: string;
     try {
-        text = readFileSync(lab.nodePath(node, "/var/lib/oceanid/changes/k3s/state"), "utf8");
+        text = readFileSync(lab.nodePath(node, `/var/lib/oceanid/changes/${change}/state`), "utf8");
     } catch {
         return undefined;
     }

@@ -246,7 +246,10 @@ case $state in
 esac
 echo "revert of k3s change $id started at $(date -u +%FT%TZ)"
 write_state reverting
-report_state
+# Best effort and out of the way: a node the change cut off would wait out the report's timeout
+# before restoring anything. Waited for before the final report, so it never lands after it.
+report_state &
+reporting=$!
 problems=()
 problem() { problems+=("$*"); echo "problem: $*"; }
 restore() {
@@ -283,6 +286,7 @@ if [ ${#problems[@]} -eq 0 ]; then
         systemctl stop k3s-agent 2>/dev/null || true
     fi
 fi
+wait "$reporting" || true
 # The final state is worth a few tries: the restarted k3s (the API, on a server) may take a moment.
 report_tries="1 2 3"
 if [ ${#problems[@]} -gt 0 ]; then

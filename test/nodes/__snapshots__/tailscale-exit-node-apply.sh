@@ -228,7 +228,10 @@ case $state in
 esac
 echo "revert of tailscale change $id started at $(date -u +%FT%TZ)"
 write_state reverting
-report_state
+# Best effort and out of the way: a node the change cut off would wait out the report's timeout
+# before restoring anything. Waited for before the final report, so it never lands after it.
+report_state &
+reporting=$!
 problems=()
 problem() { problems+=("$*"); echo "problem: $*"; }
 restore() {
@@ -285,6 +288,7 @@ if [ ${#problems[@]} -eq 0 ]; then
     [ -z "$before_ip_forward" ] || sysctl -q -w net.ipv4.ip_forward="$before_ip_forward" || problem "cannot set net.ipv4.ip_forward back to $before_ip_forward"
     [ -z "$before_forwarding6" ] || sysctl -q -w net.ipv6.conf.all.forwarding="$before_forwarding6" || problem "cannot set net.ipv6.conf.all.forwarding back to $before_forwarding6"
 fi
+wait "$reporting" || true
 # The final state is worth a few tries: the restarted k3s (the API, on a server) may take a moment.
 report_tries="1 2 3"
 if [ ${#problems[@]} -gt 0 ]; then
