@@ -1,10 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import type { ExitNodeHostConfig, NodeChangeSettings, NodeConfig } from "../config/stack-config";
-import { sshAddress } from "../config/stack-config";
-import { drainCommand, uncordonCommand } from "../health/drain-command";
-import { gateCommand } from "../health/gate-command";
 import { TAILNET_KEY_ENV, type TailnetCheck } from "../health/tailnet-device";
-import { NodeChange } from "./node-change";
+import { NodeChange, nodeChangeAccess } from "./node-change";
 import { hostTailscaleSpec, type HostTailscaleChange } from "./scripts/tailscale-scripts";
 
 /**
@@ -89,40 +86,19 @@ export class HostTailscale extends pulumi.ComponentResource {
     constructor(name: string, args: HostTailscaleArgs, opts?: pulumi.ComponentResourceOptions) {
         super("oceanid:nodes:HostTailscale", name, {}, opts);
         const { node, settings } = args;
-        const host = sshAddress(node);
-        const context = args.context === undefined ? {} : { context: args.context };
         const change = new NodeChange(
             `${name}-change`,
             {
                 spec: hostTailscaleSpec(args.change),
-                connection: { host, port: node.ssh.port, user: node.ssh.user, hostKey: node.ssh.hostKey, privateKey: args.secrets.sshPrivateKey },
+                ...nodeChangeAccess(node, {
+                    change: "tailscale",
+                    settings,
+                    sshPrivateKey: args.secrets.sshPrivateKey,
+                    ...(args.context === undefined ? {} : { context: args.context }),
+                    gate: () => ({ tailnet: args.tailnet }),
+                }),
                 settings,
                 stdin: args.secrets.authKey,
-                local: {
-                    drain: drainCommand({
-                        node: node.name,
-                        change: "tailscale",
-                        timeoutSeconds: settings.drainTimeoutSeconds,
-                        drain: settings.drain,
-                        ...context,
-                    }),
-                    gate: (applied) =>
-                        gateCommand({
-                            node: node.name,
-                            version: node.k3sVersion,
-                            sshHost: host,
-                            sshPort: node.ssh.port,
-                            hostKey: node.ssh.hostKey,
-                            since: applied.since,
-                            timeoutSeconds: settings.gateTimeoutSeconds,
-                            settleSeconds: settings.settleSeconds,
-                            maxLeaseAgeSeconds: settings.maxLeaseAgeSeconds,
-                            rerun: applied.rerun,
-                            tailnet: args.tailnet,
-                            ...context,
-                        }),
-                    uncordon: uncordonCommand({ node: node.name, ...context }),
-                },
                 kubeconfig: args.secrets.kubeconfig,
                 gateEnvironment: { [TAILNET_KEY_ENV]: args.secrets.controlApiKey },
                 triggers: [args.change.release.version, args.change.release.sha256],

@@ -1,9 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import type { NodeChangeSettings, NodeConfig } from "../config/stack-config";
-import { sshAddress } from "../config/stack-config";
-import { drainCommand, uncordonCommand } from "../health/drain-command";
-import { gateCommand } from "../health/gate-command";
-import { NodeChange } from "./node-change";
+import { NodeChange, nodeChangeAccess } from "./node-change";
 import { k3sChangeSpec, type K3sChange } from "./scripts/k3s-scripts";
 
 /** Secrets a node change needs; each reaches the node or the gate only on stdin. */
@@ -56,41 +53,20 @@ export class K3sAgent extends pulumi.ComponentResource {
         if (node.unsafeNoOutOfBand !== undefined) {
             void pulumi.log.warn(`${node.name} is changed over SSH with no out-of-band access (unsafeNoOutOfBand: ${node.unsafeNoOutOfBand})`, this);
         }
-        const host = sshAddress(node);
-        const context = args.context === undefined ? {} : { context: args.context };
         const change = new NodeChange(
             `${name}-change`,
             {
                 spec: k3sChangeSpec(k3sChange(args)),
-                connection: { host, port: node.ssh.port, user: node.ssh.user, hostKey: node.ssh.hostKey, privateKey: args.secrets.sshPrivateKey },
+                ...nodeChangeAccess(node, {
+                    change: "k3s",
+                    settings,
+                    sshPrivateKey: args.secrets.sshPrivateKey,
+                    ...(args.context === undefined ? {} : { context: args.context }),
+                    ...(node.role === "agent" ? { drain: { agentOf: { server: args.server.name, version: node.k3sVersion } } } : {}),
+                    gate: (applied) => (applied.previous !== "none" && applied.previous !== node.k3sVersion ? { previousVersion: applied.previous } : {}),
+                }),
                 settings,
                 stdin: args.secrets.k3sToken,
-                local: {
-                    drain: drainCommand({
-                        node: node.name,
-                        change: "k3s",
-                        timeoutSeconds: settings.drainTimeoutSeconds,
-                        drain: settings.drain,
-                        ...(node.role === "agent" ? { agentOf: { server: args.server.name, version: node.k3sVersion } } : {}),
-                        ...context,
-                    }),
-                    gate: (applied) =>
-                        gateCommand({
-                            node: node.name,
-                            version: node.k3sVersion,
-                            sshHost: host,
-                            sshPort: node.ssh.port,
-                            hostKey: node.ssh.hostKey,
-                            since: applied.since,
-                            timeoutSeconds: settings.gateTimeoutSeconds,
-                            settleSeconds: settings.settleSeconds,
-                            maxLeaseAgeSeconds: settings.maxLeaseAgeSeconds,
-                            ...(applied.previous !== "none" && applied.previous !== node.k3sVersion ? { previousVersion: applied.previous } : {}),
-                            rerun: applied.rerun,
-                            ...context,
-                        }),
-                    uncordon: uncordonCommand({ node: node.name, ...context }),
-                },
                 kubeconfig: args.secrets.kubeconfig,
                 triggers: [node.k3sVersion],
                 ...(args.after === undefined ? {} : { after: args.after }),

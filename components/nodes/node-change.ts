@@ -1,7 +1,10 @@
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import { createHash } from "node:crypto";
-import type { NodeChangeSettings } from "../config/stack-config";
+import type { NodeChangeSettings, NodeConfig } from "../config/stack-config";
+import { sshAddress } from "../config/stack-config";
+import { drainCommand, uncordonCommand, type DrainSpec } from "../health/drain-command";
+import { gateCommand, type GateSpec } from "../health/gate-command";
 import { parseAppliedAt, parseChangeId, parsePrevious, renderApply, renderConfirm, renderPreflight, type NodeChangeSpec } from "./scripts/node-change-scripts";
 import { stepCommand } from "./scripts/shell";
 
@@ -53,6 +56,56 @@ export interface NodeChangeArgs {
     triggers: pulumi.Input<unknown>[];
     /** What must be finished before this change starts (the previous node's change). @default none */
     after?: pulumi.Resource;
+}
+
+/**
+ * How a change of one configured node reaches it (the SSH connection) and its local steps: drain,
+ * gate and uncordon for `change`, with the node's settings; `drain` and `gate` add what this kind
+ * of change checks besides (an agent's server version, the previous version, the tailnet).
+ */
+export function nodeChangeAccess(
+    node: NodeConfig,
+    opts: {
+        change: string;
+        settings: NodeChangeSettings;
+        sshPrivateKey: pulumi.Input<string>;
+        context?: string;
+        drain?: Pick<DrainSpec, "agentOf">;
+        gate?: (applied: AppliedChange) => Pick<GateSpec, "previousVersion" | "tailnet">;
+    },
+): { connection: NodeConnection; local: LocalSteps } {
+    const { settings } = opts;
+    const host = sshAddress(node);
+    const context = opts.context === undefined ? {} : { context: opts.context };
+    return {
+        connection: { host, port: node.ssh.port, user: node.ssh.user, hostKey: node.ssh.hostKey, privateKey: opts.sshPrivateKey },
+        local: {
+            drain: drainCommand({
+                node: node.name,
+                change: opts.change,
+                timeoutSeconds: settings.drainTimeoutSeconds,
+                drain: settings.drain,
+                ...opts.drain,
+                ...context,
+            }),
+            gate: (applied) =>
+                gateCommand({
+                    node: node.name,
+                    version: node.k3sVersion,
+                    sshHost: host,
+                    sshPort: node.ssh.port,
+                    hostKey: node.ssh.hostKey,
+                    since: applied.since,
+                    timeoutSeconds: settings.gateTimeoutSeconds,
+                    settleSeconds: settings.settleSeconds,
+                    maxLeaseAgeSeconds: settings.maxLeaseAgeSeconds,
+                    ...opts.gate?.(applied),
+                    rerun: applied.rerun,
+                    ...context,
+                }),
+            uncordon: uncordonCommand({ node: node.name, ...context }),
+        },
+    };
 }
 
 /** The step names, in order; each is a child resource `<name>-<step>`. */

@@ -17,6 +17,7 @@ import { join } from "node:path";
 import type { CoordinationV1Api, CoreV1Api, V1Node } from "@kubernetes/client-node";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { NodeLab } from "./node-lab";
+import { until } from "./processes";
 import { describeNeeding } from "../helpers/needs";
 
 const suite = describeNeeding(["root", "netns", "systemd-nspawn", "kube-apiserver", "ssh", "ssh-keyscan"]);
@@ -47,17 +48,6 @@ const WITH_K3S = ["calypso", "styx", "tethys"];
 const TOKEN_FILE = "/etc/rancher/k3s/token";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function until<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined>): Promise<{ value: T; ms: number }> {
-    const t0 = Date.now();
-    let last = "";
-    for (;;) {
-        const value = await probe().catch((e: Error) => void (last = e.message));
-        if (value !== undefined) return { value, ms: Date.now() - t0 };
-        if (Date.now() - t0 > timeoutMs) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? ` (last error: ${last})` : ""}`);
-        await sleep(100);
-    }
-}
 
 /** `ps -eo args` of the whole machine: what lab.processArgs() reads, for the time before the lab exists. */
 const psArgs = () => spawnSync("ps", ["-eo", "args"], { encoding: "utf8" }).stdout.split("\n").slice(1).filter(Boolean);

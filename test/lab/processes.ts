@@ -50,6 +50,18 @@ export function failure(lab: string, cmd: string, args: string[], r: RunResult):
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** Polls `probe` every 100 ms until it gives a value; throws naming `what` (and its last error) after `timeoutMs`. */
+export async function until<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined>): Promise<{ value: T; ms: number }> {
+    const t0 = Date.now();
+    let last = "";
+    for (;;) {
+        const value = await probe().catch((e: Error) => void (last = e.message));
+        if (value !== undefined) return { value, ms: Date.now() - t0 };
+        if (Date.now() - t0 > timeoutMs) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? ` (last error: ${last})` : ""}`);
+        await sleep(100);
+    }
+}
+
 export function pidAlive(pid: number): boolean {
     try {
         process.kill(pid, 0);

@@ -7,9 +7,9 @@
 // node-lifecycle controller) while the other agent stays Ready; stopping tailscaled gives it back.
 // Needs root, `ip netns`, systemd-nspawn, the control plane and the tailnet toolchain.
 import { writeFileSync } from "node:fs";
-import { request } from "node:http";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { NodeLab, type TailscaleLeftovers } from "./node-lab";
+import { until } from "./processes";
 import { describeNeeding } from "../helpers/needs";
 
 const suite = describeNeeding(["root", "netns", "systemd-nspawn", "kube-apiserver", "headscale", "tailscaled", "derper"]);
@@ -30,31 +30,6 @@ const AUTHKEY_FILE = "/root/tailscale-authkey";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const secs = (ms: number) => (ms / 1000).toFixed(1);
-
-async function until<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined>): Promise<{ value: T; ms: number }> {
-    const t0 = Date.now();
-    let last = "";
-    for (;;) {
-        const value = await probe().catch((e: Error) => void (last = e.message));
-        if (value !== undefined) return { value, ms: Date.now() - t0 };
-        if (Date.now() - t0 > timeoutMs) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? ` (last error: ${last})` : ""}`);
-        await sleep(100);
-    }
-}
-
-function httpGet(url: string, headers: Record<string, string>): Promise<{ status: number; body: string }> {
-    return new Promise((resolve, reject) => {
-        const req = request(url, { headers, timeout: 5000 }, (res) => {
-            let body = "";
-            res.setEncoding("utf8");
-            res.on("data", (d) => (body += d));
-            res.on("end", () => resolve({ status: res.statusCode ?? 0, body }));
-        });
-        req.on("timeout", () => req.destroy(new Error("timeout")));
-        req.on("error", reject);
-        req.end();
-    });
-}
 
 /** Installs the lab's Tailscale release on a node by hand, as Tailscale's static-binary instructions go, and starts tailscaled. */
 async function installTailscale(lab: NodeLab, node: string): Promise<number> {
@@ -106,7 +81,8 @@ async function tailscaleUp(lab: NodeLab, node: string, flags: string[]): Promise
 }
 
 async function apiNodes(lab: NodeLab, apiKey: string): Promise<any[]> {
-    const r = await httpGet(`${lab.headscaleUrl}/api/v1/node`, { authorization: `Bearer ${apiKey}` });
+    const res = await fetch(`${lab.headscaleUrl}/api/v1/node`, { headers: { authorization: `Bearer ${apiKey}` }, signal: AbortSignal.timeout(5000) });
+    const r = { status: res.status, body: await res.text() };
     expect(r.status, r.body).toBe(200);
     return (JSON.parse(r.body) as { nodes: any[] }).nodes;
 }

@@ -15,8 +15,7 @@
 // test/lab/reaper.sh (detached, own session) kills what is left in the namespaces,
 // deletes them and the lab dir once the test process is gone; start() removes the
 // namespaces, processes and dirs of labs whose owner no longer exists.
-import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { createHash } from "node:crypto";
+import { spawn, type ChildProcess } from "node:child_process";
 import {
     chmodSync,
     chownSync,
@@ -33,6 +32,7 @@ import {
 } from "node:fs";
 import { tmpdir } from "node:os";
 import { delimiter, dirname, join } from "node:path";
+import { derpCertificate, derperArgs, DERP_PORT, HEADSCALE_PORT, headscaleConfig, writeDerpMap } from "../helpers/headscale";
 import { cleanEnv, failure, isolatedInit, LAB_PATH, netnsPids, pidAlive, run, sh, sleep, tryRead, type RunResult } from "../lab/processes";
 
 const LAB_SRC = __dirname;
@@ -61,9 +61,7 @@ export const LAB_ADDRESSES = {
 } as const;
 /** A name the lab's DNS server (in `internet`, the exit node's only resolver) answers with LAB_ADDRESSES.internet. */
 export const LAB_INTERNET_NAME = "www.internet.lab";
-const CONTROL_PORT = 8080;
-const DERP_PORT = 8443;
-const STUN_PORT = 3478;
+const CONTROL_PORT = HEADSCALE_PORT;
 /** The uid/gid the gateway runs as: the Deployment's runAsUser/runAsGroup. */
 const GATEWAY_UID = 1000;
 
@@ -314,117 +312,17 @@ export class TailnetLab {
         this.internetLog = internetLog;
         this.daemon("internet", "internet", [process.execPath, join(LAB_SRC, "internet-server.mjs"), A.internet, internetLog, LAB_INTERNET_NAME], {});
 
-        // DERP/STUN: derper with a self-signed certificate for its IP, pinned in the DERP map by its hash.
+        // DERP/STUN and headscale as every lab runs them (test/helpers/headscale.ts).
         const derpDir = join(dir, "derp");
-        must("openssl", [
-            "req",
-            "-x509",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:prime256v1",
-            "-nodes",
-            "-days",
-            "2",
-            "-subj",
-            `/CN=${A.control}`,
-            "-addext",
-            `subjectAltName=IP:${A.control}`,
-            "-keyout",
-            join(derpDir, `${A.control}.key`),
-            "-out",
-            join(derpDir, `${A.control}.crt`),
-        ]);
-        const derHex = createHash("sha256")
-            .update(spawnSync("openssl", ["x509", "-in", join(derpDir, `${A.control}.crt`), "-outform", "DER"]).stdout as Buffer)
-            .digest("hex");
-        this.daemon("derper", "control", [
-            join(this.binDir, "derper"),
-            `-a=${A.control}:${DERP_PORT}`,
-            `-hostname=${A.control}`,
-            "-certmode=manual",
-            `-certdir=${derpDir}`,
-            `-c=${join(derpDir, "derper.json")}`,
-            "-http-port=-1",
-            `-stun-port=${STUN_PORT}`,
-            "-home=blank",
-        ]);
+        const certSha256 = derpCertificate(derpDir, A.control);
+        this.daemon("derper", "control", derperArgs(join(this.binDir, "derper"), A.control, derpDir));
         const derpMap = join(dir, "control", "derp.yaml");
-        writeFileSync(
-            derpMap,
-            [
-                "regions:",
-                "  900:",
-                "    regionid: 900",
-                "    regioncode: lab",
-                "    regionname: Lab DERP",
-                "    nodes:",
-                "      - name: 900a",
-                "        regionid: 900",
-                `        hostname: "${A.control}"`,
-                `        ipv4: "${A.control}"`,
-                "        ipv6: none",
-                `        derpport: ${DERP_PORT}`,
-                `        stunport: ${STUN_PORT}`,
-                `        certname: "sha256-raw:${derHex}"`,
-                "",
-            ].join("\n"),
-        );
-
-        // headscale: no update checks, no DERP map from the internet, no logtail, MagicDNS off.
+        writeDerpMap(derpMap, A.control, certSha256);
         const hs = join(dir, "control");
         this.headscaleConfig = join(hs, "config.yaml");
         writeFileSync(
             this.headscaleConfig,
-            [
-                `server_url: ${this.loginServer}`,
-                `listen_addr: ${A.control}:${CONTROL_PORT}`,
-                "metrics_listen_addr: 127.0.0.1:9090",
-                "grpc_listen_addr: 127.0.0.1:50443",
-                "grpc_allow_insecure: false",
-                "noise:",
-                `  private_key_path: ${join(hs, "noise_private.key")}`,
-                "prefixes:",
-                "  v4: 100.64.0.0/10",
-                "  v6: fd7a:115c:a1e0::/48",
-                "  allocation: sequential",
-                "derp:",
-                "  server:",
-                "    enabled: false",
-                "  urls: []",
-                "  paths:",
-                `    - ${derpMap}`,
-                "  auto_update_enabled: false",
-                "  update_frequency: 24h",
-                "disable_check_updates: true",
-                "ephemeral_node_inactivity_timeout: 30m",
-                "database:",
-                "  type: sqlite",
-                "  sqlite:",
-                `    path: ${join(hs, "db.sqlite")}`,
-                "    write_ahead_log: true",
-                "log:",
-                "  format: text",
-                "  level: info",
-                "policy:",
-                "  mode: file",
-                '  path: ""',
-                "dns:",
-                "  magic_dns: false",
-                "  base_domain: tailnet.lab",
-                "  override_local_dns: false",
-                "  nameservers:",
-                "    global: []",
-                "    split: {}",
-                "  search_domains: []",
-                "  extra_records: []",
-                `unix_socket: ${join(hs, "headscale.sock")}`,
-                'unix_socket_permission: "0770"',
-                "logtail:",
-                "  enabled: false",
-                "randomize_client_port: false",
-                "",
-            ].join("\n"),
+            headscaleConfig({ dir: hs, serverUrl: this.loginServer, listenAddr: `${A.control}:${CONTROL_PORT}`, derpMapPath: derpMap }),
         );
         this.daemon("headscale", "control", [toolDir("headscale")! + "/headscale", "-c", this.headscaleConfig, "serve"]);
         await this.until("headscale to answer on its unix socket", 30_000, async () => {
