@@ -10,6 +10,7 @@ import { StackConfigError } from "./components/config/problems";
 import { exitNodeOf, parseStackConfig, SECRET_NAMES, serverUrl, STACK_KEYS, type StackSettings } from "./components/config/stack-config";
 import { EgressGateway } from "./components/network/egress-gateway";
 import { TailnetAccess } from "./components/network/tailnet-access";
+import { AlertRules } from "./components/monitoring/alert-rules";
 import { ClusterNode } from "./components/nodes/cluster-node";
 import { ExitNode } from "./components/nodes/exit-node";
 import { rolloutOrder } from "./components/nodes/rollout-order";
@@ -152,6 +153,17 @@ const gateway = settings.egress.enabled
           provider,
       })
     : undefined;
+
+// The alert rules on oceanid-health's metrics, for a Prometheus run by prometheus-operator.
+const alertRules = settings.monitoring.alertRules;
+if (alertRules !== undefined) {
+    new AlertRules("oceanid-alerts", {
+        rulesFile: readFileSync(join(__dirname, "components", "monitoring", "oceanid.rules.yaml"), "utf8"),
+        namespace: alertRules.namespace,
+        labels: alertRules.labels,
+        provider,
+    });
+}
 
 export const egressProxyEnv = gateway?.proxyEnv;
 export const nodes = settings.nodes.map((n) => ({ name: n.name, role: n.role, k3sVersion: n.k3sVersion, canary: n.canary }));

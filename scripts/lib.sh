@@ -11,8 +11,8 @@ NODE_VERSION=24.9.0
 PULUMI_VERSION=3.259.0
 PULUMI_MIN_VERSION=3.229.0
 LANGHOST_SDK_VERSION=3.68.0
-# The newest go directive among scripts/toolchain/*/go.mod (SeaweedFS asks for 1.26.6).
-GO_MIN_VERSION=1.26.6
+# The newest go directive among scripts/toolchain/*/go.mod (Prometheus asks for 1.26.7).
+GO_MIN_VERSION=1.26.7
 K8S_PROVIDER_MODULE=github.com/pulumi/pulumi-kubernetes/provider/v4
 K8S_PROVIDER_PSEUDO=v4.0.0-20260115033456-f47bc2d6f199
 K8S_PROVIDER_SUM=h1:j2bphCf7c2YhnBrhwht2f3TNRRgcMImltUlAgzxr9H4=
@@ -33,6 +33,11 @@ SEAWEEDFS_VERSION=v0.0.0-20261109003541-7506e5f91cd6
 # (components/network/gateway-workload.ts GATEWAY_DEFAULTS.image), headscale as control server.
 TAILSCALE_VERSION=1.102.3
 HEADSCALE_VERSION=0.26.1
+# The monitoring tests (test/monitoring, test/helpers/prometheus.ts): Prometheus and promtool from the
+# Go module's tag v0.316.0 (release 3.16.0, which the binaries print), and Alertmanager 0.28.1,
+# the newest release that builds from its module (later ones embed a UI the module lacks).
+PROMETHEUS_VERSION=0.316.0
+ALERTMANAGER_VERSION=0.28.1
 
 export PATH="$OCEANID_TOOLS/bin:$OCEANID_ROOT/node_modules/.bin:$PATH"
 export PULUMI_HOME=${PULUMI_HOME:-$OCEANID_TOOLS/pulumi-home}

@@ -243,6 +243,27 @@ const exitNodeHostSchema = z
     })
     .strict();
 
+/** What the program deploys for monitoring (docs/monitoring.md). */
+const monitoringSchema = z
+    .object({
+        /** The alert rules as a PrometheusRule (prometheus-operator's CRD must be in the cluster). @default not deployed */
+        alertRules: z
+            .object({
+                /** @default "monitoring" */
+                namespace: dnsLabel("namespace name").default("monitoring"),
+                /** Labels the Prometheus's ruleSelector matches (kube-prometheus-stack: release: <its release name>). @default {} */
+                labels: z
+                    .record(
+                        z.string().regex(LABEL_KEY, { error: (i) => `${quote(i.input)} is not a valid label key` }),
+                        z.string().regex(LABEL_VALUE, { error: (i) => `${quote(i.input)} is not a valid label value` }),
+                    )
+                    .default({}),
+            })
+            .strict()
+            .optional(),
+    })
+    .strict();
+
 const stackSchema = z.object({
     nodes: z.array(nodeSchema).min(1, { error: "is empty: list every node of the cluster" }),
     /** "ssh": node changes run over SSH; "none": the program never connects to a node (dev). */
@@ -252,6 +273,7 @@ const stackSchema = z.object({
     nodeChanges: nodeChangesSchema.prefault({}),
     /** The exit node's host Tailscale as a node change (nodeAccess "ssh"). @default not managed */
     exitNodeHost: exitNodeHostSchema.optional(),
+    monitoring: monitoringSchema.prefault({}),
 });
 
 /** The plain (non-secret) keys under `oceanid:`, each read once, straight from the schema. */

@@ -1,19 +1,28 @@
-import type { KubeConfig } from "@kubernetes/client-node";
-import { readFileSync } from "node:fs";
-import { basename, join, resolve } from "node:path";
-import { parseStackConfig, serverUrl, sshAddress, type StackSettings } from "../config/stack-config";
-import { StackConfigError } from "../config/problems";
-import { rawFromStackConfig, readStackConfigFile } from "../config/stack-file";
+import { serverUrl, sshAddress, type StackSettings } from "../config/stack-config";
 import { ArgsError, parseFlags } from "./command-line";
 import { rfc3339Seconds } from "./cordon";
 import { drain } from "./drain";
+import { serve } from "./exporter";
 import { gate } from "./gate";
 import { DEFAULT_MAX_LEASE_AGE_SECONDS, leaseAgeSeconds, nodeProblems, type NodeExpectation, type NodeObservation } from "./node-health";
 import { nodeChangeProblems } from "./node-change-status";
-import { KubeApiError, observation, observeKubernetes, pingServer, probeSsh, type KubeState } from "./probes";
-import { probeTailnet } from "./tailnet-device";
+import { deploymentReadyReplicas, KubeApiError, observation, observeKubernetes, pingServer, probeSsh, type KubeState } from "./probes";
+import { probeTailnet, tailnetDevices } from "./tailnet-device";
 import { toJson, toText, type HealthReport, type NodeReport } from "./report";
-import { API_TIMEOUT_MS, CannotCheck, fileError, loadKubeconfig, newSession, scrub, UsageError, type HealthIo, type Probes, type Session } from "./session";
+import {
+    API_TIMEOUT_MS,
+    CannotCheck,
+    loadKubeconfig,
+    newSession,
+    PING_TIMEOUT_MS,
+    scrub,
+    SSH_TIMEOUT_MS,
+    UsageError,
+    type HealthIo,
+    type Probes,
+    type Session,
+} from "./session";
+import { clusterCa, loadSettings } from "./stack";
 import { uncordon } from "./uncordon";
 import { USAGE } from "./usage";
 
@@ -21,13 +30,17 @@ export { DEFAULT_MAX_LEASE_AGE_SECONDS } from "./node-health";
 export type { HealthIo, Probes } from "./session";
 export { USAGE } from "./usage";
 
-const SSH_TIMEOUT_MS = 5_000;
-const PING_TIMEOUT_MS = 5_000;
+export const REAL_PROBES: Probes = {
+    kubernetes: observeKubernetes,
+    ssh: probeSsh,
+    ping: pingServer,
+    tailnet: probeTailnet,
+    deploymentReadyReplicas,
+    tailnetDevices,
+};
 
-export const REAL_PROBES: Probes = { kubernetes: observeKubernetes, ssh: probeSsh, ping: pingServer, tailnet: probeTailnet };
-
-/** The steps of a node change, each its own subcommand; anything else is check mode. */
-const STEPS: Record<string, (argv: readonly string[], session: Session) => Promise<number>> = { gate, drain, uncordon };
+/** The steps of a node change, each its own subcommand, and the exporter (serve); anything else is check mode. */
+const STEPS: Record<string, (argv: readonly string[], session: Session) => Promise<number>> = { gate, drain, uncordon, serve };
 
 /** Runs oceanid-health; returns the exit code. Never throws for bad input: it says what is wrong. */
 export async function main(argv: readonly string[], io: HealthIo): Promise<number> {
@@ -140,37 +153,4 @@ function cordonReport(obs: NodeObservation): NodeReport["cordoned"] {
 
 function expectation(n: StackSettings["nodes"][number]): NodeExpectation {
     return { name: n.name, k3sVersion: n.k3sVersion, ssh: { host: sshAddress(n), port: n.ssh.port, hostKey: n.ssh.hostKey } };
-}
-
-/** The stack's validated settings, from `Pulumi.<stack>.yaml` in `cwd` or a given file. */
-function loadSettings(stack: string | undefined, configFile: string | undefined, cwd: string): StackSettings {
-    const path = configFile !== undefined ? resolve(cwd, configFile) : join(cwd, `Pulumi.${stack}.yaml`);
-    const name = stack ?? /^Pulumi\.(.+)\.ya?ml$/.exec(basename(path))?.[1] ?? basename(path);
-    let config;
-    try {
-        config = readStackConfigFile(path);
-    } catch (err) {
-        const hint = stack !== undefined ? " (run in the project directory, or give --config-file PATH)" : "";
-        throw new CannotCheck(`cannot read stack file ${path}: ${fileError(err)}${hint}`);
-    }
-    try {
-        return parseStackConfig(rawFromStackConfig(name, config, configFile !== undefined ? path : undefined));
-    } catch (err) {
-        if (err instanceof StackConfigError) throw new CannotCheck(err.message);
-        throw err;
-    }
-}
-
-/** The current cluster's CA as PEM, for the server ping; undefined means the system's CAs. */
-function clusterCa(kc: KubeConfig): string | undefined {
-    const cluster = kc.getCurrentCluster();
-    if (cluster?.caData) return Buffer.from(cluster.caData, "base64").toString("utf8");
-    if (cluster?.caFile) {
-        try {
-            return readFileSync(cluster.caFile, "utf8");
-        } catch {
-            return undefined;
-        }
-    }
-    return undefined;
 }

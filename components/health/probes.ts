@@ -2,11 +2,11 @@
  * The I/O half of the health check: the Kubernetes API, an SSH handshake with a pinned host key,
  * and the server's /ping. Each returns plain data for node-health.ts to judge.
  */
-import { CoordinationV1Api, CoreV1Api, type KubeConfig, type V1Node } from "@kubernetes/client-node";
+import { AppsV1Api, CoordinationV1Api, CoreV1Api, type KubeConfig, type V1Node } from "@kubernetes/client-node";
 import { request } from "node:https";
 import { Client, type ServerHostKeyAlgorithm } from "ssh2";
 import { cordonState } from "./cordon";
-import { firstLine, kubeRequest, netError, seconds, truncate } from "./kube-api";
+import { firstLine, KubeApiError, kubeRequest, netError, seconds, truncate } from "./kube-api";
 import type { NodeObservation } from "./node-health";
 import { NODE_CHANGE_CONDITION } from "./node-change-status";
 import { fingerprint, hostPort, keyType, parseHostKey } from "./ssh-host";
@@ -40,6 +40,20 @@ export async function observeKubernetes(kc: KubeConfig, timeoutMs: number): Prom
         state.leases.set(lease.metadata?.name ?? "", renewed === undefined ? undefined : new Date(renewed));
     }
     return state;
+}
+
+/**
+ * A Deployment's ready replicas (`status.readyReplicas`, 0 when unset); undefined when the API server
+ * has no such Deployment. Throws {@link KubeApiError} when it cannot be asked.
+ */
+export async function deploymentReadyReplicas(kc: KubeConfig, namespace: string, name: string, timeoutMs: number): Promise<number | undefined> {
+    try {
+        const deployment = await kubeRequest(timeoutMs, (options) => kc.makeApiClient(AppsV1Api).readNamespacedDeployment({ name, namespace }, options));
+        return deployment.status?.readyReplicas ?? 0;
+    } catch (err) {
+        if (err instanceof KubeApiError && err.status === 404) return undefined;
+        throw err;
+    }
 }
 
 /** The parts of a Node that say whether it is healthy, cordoned, or in the middle of a change. */

@@ -8,7 +8,7 @@ import { homedir } from "node:os";
 import { delimiter, join, resolve } from "node:path";
 import type { NodeApi } from "./node-api";
 import type { KubeState, ProbeResult } from "./probes";
-import type { TailnetCheck } from "./tailnet-device";
+import type { TailnetCheck, TailnetDevices } from "./tailnet-device";
 
 /** The observing side; tests and labs replace any of it. */
 export interface Probes {
@@ -18,6 +18,10 @@ export interface Probes {
     ping(url: string, caPem: string | undefined, timeoutMs: number): Promise<ProbeResult>;
     /** What the tailnet's control server says of a node (gate --tailnet-api). */
     tailnet(check: TailnetCheck, key: string, timeoutMs: number): Promise<ProbeResult>;
+    /** A Deployment's `status.readyReplicas` (0 when unset); undefined when there is no such Deployment (serve). Throws {@link KubeApiError}. */
+    deploymentReadyReplicas(kc: KubeConfig, namespace: string, name: string, timeoutMs: number): Promise<number | undefined>;
+    /** Every machine the tailnet's control server knows, or why it could not be asked (serve). */
+    tailnetDevices(check: TailnetCheck, key: string, timeoutMs: number): Promise<TailnetDevices>;
 }
 
 export interface HealthIo {
@@ -32,6 +36,8 @@ export interface HealthIo {
     sleep?(ms: number): Promise<void>;
     /** Replacements for the real probes. */
     probes?: Partial<Probes>;
+    /** serve runs until this aborts. Defaults to SIGINT or SIGTERM. */
+    signal?: AbortSignal;
     /** A replacement for the Kubernetes calls of drain and uncordon; `timeoutMs` bounds each call. */
     nodeApi?(kc: KubeConfig, timeoutMs: () => number): NodeApi;
 }
@@ -54,6 +60,10 @@ export interface Session {
 
 /** Longest wait for one API request; a step's deadline can shorten it. */
 export const API_TIMEOUT_MS = 10_000;
+/** Longest wait for an SSH handshake (check mode, serve). */
+export const SSH_TIMEOUT_MS = 5_000;
+/** Longest wait for the server's /ping (check mode, serve). */
+export const PING_TIMEOUT_MS = 5_000;
 
 export function newSession(io: HealthIo, probes: Probes): Session {
     const session: Session = {

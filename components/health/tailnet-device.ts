@@ -83,8 +83,11 @@ export function tailnetDeviceProblems(check: TailnetCheck, devices: readonly Tai
     return [`tailnet: ${check.hostname} does not advertise exit routes`];
 }
 
-/** Asks the control server; a failure to ask is a problem of this poll, like an API server that does not answer. */
-export async function probeTailnet(check: TailnetCheck, key: string, timeoutMs: number): Promise<ProbeResult> {
+/** The control server's machines, or why it could not be asked (a `tailnet: ...` reason). */
+export type TailnetDevices = { ok: true; devices: TailnetDevice[] } | { ok: false; reason: string };
+
+/** Every machine the control server knows; a failure to ask is said, never thrown. */
+export async function tailnetDevices(check: TailnetCheck, key: string, timeoutMs: number): Promise<TailnetDevices> {
     const base = check.url.replace(/\/+$/, "");
     const url = check.api === "tailscale" ? `${base}/api/v2/tailnet/${encodeURIComponent(check.tailnet)}/devices?fields=all` : `${base}/api/v1/node`;
     let body: unknown;
@@ -101,12 +104,28 @@ export async function probeTailnet(check: TailnetCheck, key: string, timeoutMs: 
         const why = e.name === "TimeoutError" ? `no answer within ${timeoutMs / 1000}s` : ((e.cause as Error | undefined)?.message ?? e.message);
         return { ok: false, reason: `tailnet: cannot ask the ${check.api} API at ${base}: ${why}` };
     }
-    let devices: TailnetDevice[];
     try {
-        devices = check.api === "tailscale" ? tailscaleDevices(body) : headscaleDevices(body);
+        return { ok: true, devices: check.api === "tailscale" ? tailscaleDevices(body) : headscaleDevices(body) };
     } catch (err) {
         return { ok: false, reason: `tailnet: the ${check.api} API at ${base} gave an unexpected answer: ${(err as Error).message}` };
     }
-    const problems = tailnetDeviceProblems(check, devices);
+}
+
+/** Asks the control server; a failure to ask is a problem of this poll, like an API server that does not answer. */
+export async function probeTailnet(check: TailnetCheck, key: string, timeoutMs: number): Promise<ProbeResult> {
+    const answer = await tailnetDevices(check, key, timeoutMs);
+    if (!answer.ok) return answer;
+    const problems = tailnetDeviceProblems(check, answer.devices);
     return problems.length === 0 ? { ok: true } : { ok: false, reason: problems.join("; ") };
+}
+
+/** The machine (named `check.hostname`, holding `check.address` when given) has both exit routes approved, online or not. */
+export function exitRoutesApproved(check: TailnetCheck, devices: readonly TailnetDevice[]): boolean {
+    const want = check.address === undefined ? undefined : normalizeAddress(check.address);
+    return devices.some(
+        (d) =>
+            d.hostname === check.hostname &&
+            (want === undefined || d.addresses.some((a) => normalizeAddress(a) === want)) &&
+            EXIT_ROUTES.every((r) => d.approvedRoutes.includes(r)),
+    );
 }

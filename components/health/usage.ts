@@ -9,6 +9,8 @@ export const USAGE = `usage: oceanid-health [--stack NAME | --config-file PATH] 
        oceanid-health drain --node NAME --change KIND --timeout SECONDS [--agent-of SERVER --version TARGET]
                       [--no-drain] [--kubeconfig PATH|-] [--context NAME] [--interval SECONDS]
        oceanid-health uncordon --node NAME [--kubeconfig PATH|-] [--context NAME]
+       oceanid-health serve [--stack NAME | --config-file PATH] [--kubeconfig PATH|-] [--context NAME]
+                      [--listen HOST:PORT] [--interval SECONDS]
 
 Check: is every node of the stack healthy?
   --stack NAME          read Pulumi.NAME.yaml in the current directory
@@ -68,6 +70,38 @@ Drain: before a node change, move the node's pods away (as kubectl drain --ignor
 Uncordon: after a node change, undo the drain's cordon: "uncordoned: N". A node cordoned by
   someone else stays cordoned ("left cordoned: ..."); exit 0 either way. API errors:
   "UNCORDON FAILED node=N reason=api: <...>" on stderr, exit 1.
+
+Serve: a Prometheus exporter. Runs check mode's probes on every node of the stack every --interval
+  seconds (default 15) and serves the last round's results at http://--listen/metrics (default
+  127.0.0.1:9464); a scrape never waits for a probe. /healthz answers 200 while rounds keep
+  finishing, 503 before the first one or when the last is over 2 intervals + 30s old. Logs one
+  line on stderr when it starts, and when a probe starts or stops failing; runs until SIGINT or
+  SIGTERM (exit 0). Metrics (label node: the node's name in the stack):
+  oceanid_node_ready{node}                     1 Ready condition True, else 0
+  oceanid_node_lease_age_seconds{node}         seconds since its Lease was renewed (absent without one)
+  oceanid_node_kubelet_version_matches{node}   1 kubelet reports the stack's k3sVersion, else 0
+  oceanid_node_kubelet_version_info{node,version}  1; version: what the kubelet reports
+  oceanid_node_ssh_up{node}                    1 SSH handshake with the pinned host key completed, else 0
+  oceanid_node_ssh_handshake_seconds{node}     how long that handshake took (absent when it failed)
+  oceanid_node_change_unresolved{node}         1 while its OceanidNodeChange condition is True (Armed, Reverting, RevertFailed)
+  oceanid_node_change_failed{node}             1 when its last change failed to revert (RevertFailed)
+  oceanid_node_change_unresolved_seconds{node} seconds since that condition's lastTransitionTime (absent when resolved)
+  oceanid_node_cordoned_by_change{node}        1 while a node change's cordon (oceanid.io/cordoned-by) is on it
+  oceanid_apiserver_up                         1 the API server answered, else 0 (then the node metrics
+                                               above but ssh are absent)
+  oceanid_server_ping_up                       1 the server's /ping answered pong, else 0
+  oceanid_egress_gateway_ready_replicas        ready replicas of Deployment egress-gateway in egress.gatewayNamespace
+                                               (0 when missing; absent when egress is disabled or unreadable)
+  oceanid_exit_node_online                     1 the control server shows the exit node online at egress.exitNode
+  oceanid_exit_node_routes_approved            1 its exit routes (0.0.0.0/0, ::/0) are approved; both only with
+                                               exitNodeHost and the API key in OCEANID_TAILNET_API_KEY (else a
+                                               warning at start)
+  oceanid_health_probe_duration_seconds        how long the last probe round took
+  oceanid_health_last_probe_timestamp_seconds  when it finished (Unix seconds)
+  oceanid_health_probe_errors_total{probe}     failed probes since start; probe: kubernetes, ssh, ping,
+                                               egress_gateway, tailnet
+  Exit 2 for bad flags, a stack file or kubeconfig it cannot read, or a --listen address it cannot
+  bind; an API server that does not answer is oceanid_apiserver_up 0, not an exit.
 
 exit: 0 healthy / gate passed / drained / uncordoned; 1 unhealthy / the step failed (one last line
       "<STEP> FAILED node=N reason=<...>" on stderr); 2 cannot check: bad arguments, stack file
