@@ -10,6 +10,9 @@ import { ROOT } from "../helpers/stack-file";
 import { describeNeeding } from "../helpers/needs";
 import { pidAlive } from "../lab/processes";
 
+/** The Go release setup asks for (scripts/lib.sh: the newest go directive among the toolchain modules). */
+const GO_MIN_VERSION = /^GO_MIN_VERSION=(\S+)$/m.exec(readFileSync(join(ROOT, "scripts", "lib.sh"), "utf8"))![1];
+
 const suite = describeNeeding(["pulumi"]);
 
 /**
@@ -44,7 +47,7 @@ suite("scripts/setup", () => {
         expect(r.stdout).toContain("==> [3/7] Pulumi CLI and Node.js language host");
         expect(r.stdout).toMatch(/using .+\/\.tools\/bin\/pulumi \(v3\.259\.0\) and its own language host/);
         expect(r.stderr.trim().split("\n").at(-1)).toBe(
-            "setup: step 4 failed: building the kubernetes provider needs Go >= 1.26.6, found 'no go on PATH': install it (https://go.dev/dl, or Debian's golang package when new enough) and rerun",
+            `setup: step 4 failed: building the kubernetes provider needs Go >= ${GO_MIN_VERSION}, found 'no go on PATH': install it (https://go.dev/dl, or Debian's golang package when new enough) and rerun`,
         );
     });
 
@@ -80,7 +83,7 @@ suite("scripts/setup", () => {
         });
         const jobs = join(root, "cache", "oceanid-infra", "setup-jobs");
         expect(r.stdout.split("\n")[0]).toBe(
-            `    building in the background, 3 at a time: k8s_provider control_plane tailnet seaweedfs test_tools linters (logs: ${jobs})`,
+            `    building in the background, 3 at a time: k8s_provider control_plane tailnet seaweedfs monitoring test_tools linters (logs: ${jobs})`,
         );
         expect(r.status).toBe(1);
         expect(r.stderr.trim().split("\n").at(-1)).toBe(
