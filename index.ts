@@ -59,6 +59,9 @@ const provider = new k8s.Provider(
     kubernetesProviderArgs(settings.kubernetes, settings.kubernetes.mode === "cluster" ? config.requireSecret("kubeconfig") : undefined),
 );
 
+// The kubeconfig context the node changes' local steps use (the kubeconfig's current one when unset).
+const kubeContext = settings.kubernetes.mode === "cluster" && settings.kubernetes.context !== undefined ? { context: settings.kubernetes.context } : {};
+
 // Node changes go one node at a time in rollout order (server, canary, the rest),
 // each starting only after the previous node's change is confirmed.
 const server = settings.nodes.find((n) => n.role === "server")!;
@@ -81,7 +84,7 @@ for (const node of rolloutOrder(settings.nodes)) {
                       serverUrl: serverUrl(settings),
                       settings: settings.nodeChanges,
                       secrets: nodeSecrets,
-                      ...(settings.kubernetes.mode === "cluster" && settings.kubernetes.context !== undefined ? { context: settings.kubernetes.context } : {}),
+                      ...kubeContext,
                       ...(previous === undefined ? {} : { after: previous }),
                   },
               }),
@@ -106,7 +109,7 @@ if (exitNodeHost !== undefined && nodeSecrets !== undefined) {
             authKey: config.requireSecret("exitNodeAuthKey"),
             controlApiKey: config.requireSecret("tailscaleApiKey"),
         },
-        ...(settings.kubernetes.mode === "cluster" && settings.kubernetes.context !== undefined ? { context: settings.kubernetes.context } : {}),
+        ...kubeContext,
         ...(previous === undefined ? {} : { after: previous }),
     });
 }

@@ -13,7 +13,7 @@ import { KubeApiError, type KubeState, type ProbeResult } from "./probes";
 import { noErrors, roundRegistry, type ErrorCounts, type ProbeName, type Round } from "./metrics";
 import { API_TIMEOUT_MS, CannotCheck, loadKubeconfig, PING_TIMEOUT_MS, scrub, SSH_TIMEOUT_MS, UsageError, type Session } from "./session";
 import { clusterCa, loadSettings } from "./stack";
-import { exitRoutesApproved, TAILNET_KEY_ENV, tailnetDeviceProblems, type TailnetCheck } from "./tailnet-device";
+import { exitNodeTailnetCheck, exitRoutesApproved, TAILNET_KEY_ENV, tailnetDeviceProblems, type TailnetCheck } from "./tailnet-device";
 import { USAGE } from "./usage";
 
 export const DEFAULT_LISTEN = "127.0.0.1:9464";
@@ -149,7 +149,7 @@ function exitNodeCheck(settings: StackSettings): TailnetCheck | undefined {
     const host = settings.exitNodeHost;
     const node = exitNodeOf(settings);
     if (host === undefined || node === undefined) return undefined;
-    return { api: host.controlApi.kind, url: host.controlApi.url, tailnet: "-", hostname: node.name, address: settings.egress.exitNode, exitNode: true };
+    return exitNodeTailnetCheck(node.name, host.controlApi, settings.egress.exitNode);
 }
 
 interface RoundContext {

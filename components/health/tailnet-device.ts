@@ -25,6 +25,11 @@ export interface TailnetCheck {
     exitNode: boolean;
 }
 
+/** What the exit node's gate and the exporter ask the control server: online, holding egress.exitNode, exit routes approved. */
+export function exitNodeTailnetCheck(node: string, controlApi: { kind: TailnetCheck["api"]; url: string }, address: string): TailnetCheck {
+    return { api: controlApi.kind, url: controlApi.url, tailnet: "-", hostname: node, address, exitNode: true };
+}
+
 /** One device as both APIs describe it. */
 export interface TailnetDevice {
     hostname: string;

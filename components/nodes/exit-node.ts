@@ -1,6 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import type { ExitNodeHostConfig, NodeChangeSettings, NodeConfig } from "../config/stack-config";
-import { TAILNET_KEY_ENV, type TailnetCheck } from "../health/tailnet-device";
+import { exitNodeTailnetCheck, TAILNET_KEY_ENV, type TailnetCheck } from "../health/tailnet-device";
 import { NodeChange, nodeChangeAccess } from "./node-change";
 import { hostTailscaleSpec, type HostTailscaleChange } from "./scripts/tailscale-scripts";
 
@@ -54,11 +54,6 @@ export function exitNodeChange(args: Pick<ExitNodeArgs, "node" | "host" | "setti
         outOfBand: node.outOfBand !== undefined ? { how: node.outOfBand } : { unsafeNoOutOfBandBecause: node.unsafeNoOutOfBand! },
         apiUrl: args.apiUrl,
     };
-}
-
-/** What the gate asks the control server of the exit node. */
-export function exitNodeTailnetCheck(args: Pick<ExitNodeArgs, "node" | "host" | "address">): TailnetCheck {
-    return { api: args.host.controlApi.kind, url: args.host.controlApi.url, tailnet: "-", hostname: args.node.name, address: args.address, exitNode: true };
 }
 
 export interface HostTailscaleArgs {
@@ -122,7 +117,7 @@ export class ExitNode extends pulumi.ComponentResource {
             {
                 node: args.node,
                 change: exitNodeChange(args),
-                tailnet: exitNodeTailnetCheck(args),
+                tailnet: exitNodeTailnetCheck(args.node.name, args.host.controlApi, args.address),
                 settings: args.settings,
                 secrets: args.secrets,
                 ...(args.context === undefined ? {} : { context: args.context }),

@@ -1,4 +1,4 @@
-import { PREVIOUS, type NodeChangeSpec } from "./node-change-scripts";
+import { outOfBandNotice, PREVIOUS, type NodeChangeSpec } from "./node-change-scripts";
 import { shellQuote } from "../../platform/shell-quote";
 
 /** What a k3s install or upgrade on one node needs to know. Plain data: no secrets. */
@@ -61,10 +61,7 @@ function settings(c: K3sChange, step: "preflight" | "apply"): string {
  * The server's running version is checked where the API server is: the drain step.
  */
 function preflight(c: K3sChange): string {
-    const oob =
-        "how" in c.outOfBand
-            ? `echo ${shellQuote(`out-of-band access to ${c.node}: ${c.outOfBand.how}`)}`
-            : `echo ${shellQuote(`WARNING: ${c.node} has no out-of-band access; changed anyway because: ${c.outOfBand.unsafeNoOutOfBandBecause}`)} >&2`;
+    const oob = outOfBandNotice(c.node, c.outOfBand);
     return `${settings(c, "preflight")}
 ${VERSION_HELPERS}
 ${oob}

@@ -26,6 +26,13 @@ export interface NodeChangeSpec {
     apiUrl: string;
 }
 
+/** Preflight's line on how to reach the node without SSH, or its warning that there is no such way. */
+export function outOfBandNotice(node: string, outOfBand: { how: string } | { unsafeNoOutOfBandBecause: string }): string {
+    return "how" in outOfBand
+        ? `echo ${shellQuote(`out-of-band access to ${node}: ${outOfBand.how}`)}`
+        : `echo ${shellQuote(`WARNING: ${node} has no out-of-band access; changed anyway because: ${outOfBand.unsafeNoOutOfBandBecause}`)} >&2`;
+}
+
 /** Where a change keeps its state, backups and logs on the node. */
 export const changeDir = (change: string) => `/var/lib/oceanid/changes/${change}`;
 /** The systemd units (`.service` runs the revert, `.timer` holds the deadline) of a change's revert. */

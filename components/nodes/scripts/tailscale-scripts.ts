@@ -1,4 +1,4 @@
-import { PREVIOUS, type NodeChangeSpec } from "./node-change-scripts";
+import { outOfBandNotice, PREVIOUS, type NodeChangeSpec } from "./node-change-scripts";
 import { shellQuote } from "../../platform/shell-quote";
 
 /** A Tailscale release in Tailscale's static layout (`tailscale_<v>_amd64.tgz`), pinned by checksum. */
@@ -68,10 +68,7 @@ export function upFlags(c: HostTailscaleChange): string[] {
 }
 
 function preflight(c: HostTailscaleChange): string {
-    const oob =
-        "how" in c.outOfBand
-            ? `echo ${shellQuote(`out-of-band access to ${c.node}: ${c.outOfBand.how}`)}`
-            : `echo ${shellQuote(`WARNING: ${c.node} has no out-of-band access; changed anyway because: ${c.outOfBand.unsafeNoOutOfBandBecause}`)} >&2`;
+    const oob = outOfBandNotice(c.node, c.outOfBand);
     return `${oob}
 free_disk=$(df -Pm / | awk 'NR==2 {print $4}')
 ((free_disk >= ${c.minFreeDiskMiB})) || fail "only \${free_disk} MiB free on /; the change needs ${c.minFreeDiskMiB} MiB (nodeChanges.minFreeDiskMiB)"
