@@ -9,6 +9,8 @@ import { kubeRequest } from "../../components/health/kube-api";
 export interface PodBinder {
     /** Failures of API calls (empty when all went through). */
     readonly errors: readonly string[];
+    /** Calls that timed out and were tried again on the next pass (a loaded API server, not a fault). */
+    readonly retried: readonly string[];
     stop(): Promise<void>;
 }
 
@@ -53,14 +55,20 @@ export function podBinder(kubeconfigPath: string, opts: BinderOptions): PodBinde
     kc.loadFromFile(kubeconfigPath);
     const core = kc.makeApiClient(CoreV1Api);
     const errors: string[] = [];
+    const retried: string[] = [];
+    // A call that timed out is tried again on the next pass, as the scheduler and kubelet would.
+    const record = (what: string, err: unknown) => {
+        const message = `${what}: ${(err as Error).message}`;
+        (/timed out after/.test(message) ? retried : errors).push(message);
+    };
     let running = true;
     let ips = 0;
     const must = async (what: string, call: Parameters<typeof kubeRequest>[1], contentType?: string) => {
         try {
-            await kubeRequest(10_000, call, contentType);
+            await kubeRequest(30_000, call, contentType);
         } catch (err) {
             // A Pod gone between listing and acting on it is no failure.
-            if (!/HTTP 404/.test((err as Error).message)) errors.push(`${what}: ${(err as Error).message}`);
+            if (!/HTTP 404/.test((err as Error).message)) record(what, err);
         }
     };
     const step = async (pod: V1Pod) => {
@@ -87,10 +95,10 @@ export function podBinder(kubeconfigPath: string, opts: BinderOptions): PodBinde
         while (running) {
             for (const namespace of opts.namespaces) {
                 try {
-                    const list = await kubeRequest(10_000, (o) => core.listNamespacedPod({ namespace }, o));
+                    const list = await kubeRequest(30_000, (o) => core.listNamespacedPod({ namespace }, o));
                     for (const pod of list.items) await step(pod);
                 } catch (err) {
-                    errors.push(`list ${namespace}: ${(err as Error).message}`);
+                    record(`list ${namespace}`, err);
                 }
             }
             await new Promise((r) => setTimeout(r, 150));
@@ -98,6 +106,7 @@ export function podBinder(kubeconfigPath: string, opts: BinderOptions): PodBinde
     })();
     return {
         errors,
+        retried,
         async stop() {
             running = false;
             await loop;
