@@ -7,10 +7,11 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { GuardrailsAdmission } from "./components/admission/guardrails-admission";
 import { StackConfigError } from "./components/config/problems";
-import { exitNodeOf, parseStackConfig, SECRET_NAMES, serverUrl, STACK_KEYS, type StackSettings } from "./components/config/stack-config";
+import { exitNodeOf, parseStackConfig, SECRET_NAMES, serverUrl, STACK_KEYS, type RawStackConfig, type StackSettings } from "./components/config/stack-config";
 import { EgressGateway } from "./components/network/egress-gateway";
 import { TailnetAccess } from "./components/network/tailnet-access";
 import { AlertRules } from "./components/monitoring/alert-rules";
+import { exporterStackFile, MonitoringHost } from "./components/monitoring/monitoring-host";
 import { ClusterNode } from "./components/nodes/cluster-node";
 import { ExitNode } from "./components/nodes/exit-node";
 import { rolloutOrder } from "./components/nodes/rollout-order";
@@ -18,6 +19,9 @@ import { commandPluginProblem } from "./components/platform/command-plugin";
 import { kubernetesProviderArgs } from "./components/platform/kubernetes-provider";
 import { loadGuardConfig } from "./policies/engine/guard-config";
 import { RULES } from "./policies/rules";
+
+// eslint-disable-next-line @typescript-eslint/no-require-imports -- plain CommonJS shared with the launchers
+const { buildProblem } = require("./policies/cli/compiled.cjs") as { buildProblem(root: string): string | undefined };
 
 const config = new pulumi.Config("oceanid");
 
@@ -32,14 +36,16 @@ function readValue(key: string): unknown {
     }
 }
 
+const raw: RawStackConfig = {
+    ...Object.fromEntries(STACK_KEYS.map((key) => [key, readValue(key)])),
+    stack: pulumi.getStack(),
+    // Only whether each secret is set; the values stay Outputs marked secret.
+    secretsSet: Object.fromEntries(SECRET_NAMES.map((name) => [name, config.getSecret(name) !== undefined])),
+};
+
 function readSettings(): StackSettings {
     try {
-        return parseStackConfig({
-            ...Object.fromEntries(STACK_KEYS.map((key) => [key, readValue(key)])),
-            stack: pulumi.getStack(),
-            // Only whether each secret is set; the values stay Outputs marked secret.
-            secretsSet: Object.fromEntries(SECRET_NAMES.map((name) => [name, config.getSecret(name) !== undefined])),
-        });
+        return parseStackConfig(raw);
     } catch (err) {
         // RunError ends the program with just the message: no stack trace for a config mistake.
         if (err instanceof StackConfigError) throw new pulumi.RunError(err.message);
@@ -157,11 +163,36 @@ const gateway = settings.egress.enabled
       })
     : undefined;
 
+// The monitoring host outside the cluster: oceanid-health serve, Prometheus and Alertmanager over SSH.
+const rulesFile = readFileSync(join(__dirname, "components", "monitoring", "oceanid.rules.yaml"), "utf8");
+const monitoringHost = settings.monitoringHost;
+if (monitoringHost !== undefined) {
+    // The host runs the compiled exporter: one older than the sources would report what nobody reviewed.
+    const problem = buildProblem(__dirname);
+    if (problem !== undefined) throw new pulumi.RunError(`monitoringHost: ${problem}: run npm run build`);
+    const bundlePath = join(__dirname, "dist", "oceanid-health.bundle.cjs");
+    new MonitoringHost("monitoring-host", {
+        host: monitoringHost,
+        exporterBundle: readFileSync(bundlePath),
+        exporterBundlePath: bundlePath,
+        stackFile: exporterStackFile(raw, STACK_KEYS),
+        rulesFile,
+        ...(settings.kubernetes.mode === "cluster" && settings.kubernetes.context !== undefined ? { context: settings.kubernetes.context } : {}),
+        secrets: {
+            sshPrivateKey: config.requireSecret("sshPrivateKey"),
+            kubeconfig: config.requireSecret("kubeconfig"),
+            pagerUrl: config.requireSecret("monitoringPagerUrl"),
+            heartbeatUrl: config.requireSecret("monitoringHeartbeatUrl"),
+            ...(settings.exitNodeHost === undefined ? {} : { tailnetApiKey: config.requireSecret("tailscaleApiKey") }),
+        },
+    });
+}
+
 // The alert rules on oceanid-health's metrics, for a Prometheus run by prometheus-operator.
 const alertRules = settings.monitoring.alertRules;
 if (alertRules !== undefined) {
     new AlertRules("oceanid-alerts", {
-        rulesFile: readFileSync(join(__dirname, "components", "monitoring", "oceanid.rules.yaml"), "utf8"),
+        rulesFile,
         namespace: alertRules.namespace,
         labels: alertRules.labels,
         provider,

@@ -27,18 +27,28 @@ const ENTRIES = [
     { entry: "policies/cli/main.ts", bundleLibraries: true },
     { entry: "components/health/cli.ts", bundleLibraries: false },
     { entry: "policies/index.ts", bundleLibraries: false },
+    // oceanid-health as one file with its libraries, for the monitoring host (components/monitoring):
+    // it runs there with nothing but Node.js. ssh2's optional native addons stay out (it falls back
+    // to its JavaScript crypto); jsonc-parser's UMD build requires its parts at run time, its ESM
+    // build does not.
+    {
+        entry: "components/health/cli.ts",
+        outfile: "oceanid-health.bundle.cjs",
+        bundleLibraries: true,
+        extra: { external: ["*.node", "cpu-features"], mainFields: ["module", "main"], minify: true, footer: { js: "module.exports.runProcess();" } },
+    },
 ];
 
 rmSync(STAMP, { force: true });
 mkdirSync(DIST, { recursive: true });
 const inputs = new Set();
 try {
-    for (const { entry, bundleLibraries } of ENTRIES) {
+    for (const { entry, bundleLibraries, outfile, extra } of ENTRIES) {
         const result = await build({
             absWorkingDir: ROOT,
             entryPoints: [entry],
             // Same path under dist/ as the source, so __dirname-relative data files resolve.
-            outfile: join(DIST, entry.replace(/\.ts$/, ".js")),
+            outfile: join(DIST, outfile ?? entry.replace(/\.ts$/, ".js")),
             bundle: true,
             packages: bundleLibraries ? "bundle" : "external",
             platform: "node",
@@ -46,6 +56,7 @@ try {
             target: "node22",
             metafile: true,
             logLevel: "warning",
+            ...extra,
         });
         for (const input of Object.keys(result.metafile.inputs)) if (!input.startsWith("node_modules/")) inputs.add(input);
     }

@@ -18,7 +18,16 @@ export type RawStackConfig = {
     configFile?: string;
 } & Partial<Record<StackKey, unknown>>;
 
-export const SECRET_NAMES = ["sshPrivateKey", "k3sToken", "tailscaleAuthKey", "tailscaleApiKey", "exitNodeAuthKey", "kubeconfig"] as const;
+export const SECRET_NAMES = [
+    "sshPrivateKey",
+    "k3sToken",
+    "tailscaleAuthKey",
+    "tailscaleApiKey",
+    "exitNodeAuthKey",
+    "kubeconfig",
+    "monitoringPagerUrl",
+    "monitoringHeartbeatUrl",
+] as const;
 export type SecretName = (typeof SECRET_NAMES)[number];
 
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
@@ -243,6 +252,55 @@ const exitNodeHostSchema = z
     })
     .strict();
 
+/** A release tarball pinned by checksum. */
+const pinnedRelease = (what: string, version: RegExp, example: string) =>
+    z
+        .object({
+            version: z.string().regex(version, { error: (i) => `${quote(i.input)} is not a ${what} version: use e.g. ${example}` }),
+            url: z.string().regex(/^https:\/\/\S+\.tar\.(gz|xz)$/, {
+                error: (i) => `${quote(i.input)} is not an https:// URL of a .tar.gz or .tar.xz (${what}'s release tarball)`,
+            }),
+            sha256: z.string().regex(/^[a-f0-9]{64}$/, { error: (i) => `${quote(i.input)} is not a sha256: use the 64 hex digits of the tarball's sha256sum` }),
+        })
+        .strict();
+
+/**
+ * The host outside the cluster that runs oceanid-health serve, Prometheus and Alertmanager
+ * (docs/monitoring.md, Where it runs), installed over SSH by the program.
+ */
+const monitoringHostSchema = z
+    .object({
+        /** The address the program's SSH dials. None of the nodes' own: the point is a host that fails apart from them. */
+        address: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9.:-]*$/, { error: (i) => `${quote(i.input)} is not a host name or IP address` }),
+        ssh: z
+            .object({
+                user: z.string().regex(/^[a-z_][a-z0-9_-]{0,31}$/, { error: (i) => `${quote(i.input)} is not a valid Unix user name` }),
+                /** @default 22 */
+                port: z.number().int().min(1).max(65535).default(22),
+                hostKey: z.string().regex(HOST_KEY, {
+                    error: (i) =>
+                        `${quote(i.input)} is not an SSH host key: paste the key part of 'ssh-keyscan -t ed25519 <host>' (e.g. "ssh-ed25519 AAAAC3...")`,
+                }),
+            })
+            .strict(),
+        /** What the host runs, each an upstream release tarball pinned by checksum. */
+        releases: z
+            .object({
+                /** nodejs.org's `node-v<version>-linux-x64.tar.xz`: runs oceanid-health serve. */
+                node: pinnedRelease("Node.js", /^\d+\.\d+\.\d+$/, "24.9.0"),
+                /** `prometheus-<version>.linux-amd64.tar.gz` (holds prometheus and promtool). */
+                prometheus: pinnedRelease("Prometheus", /^\d+\.\d+\.\d+$/, "3.16.0"),
+                /** `alertmanager-<version>.linux-amd64.tar.gz`. */
+                alertmanager: pinnedRelease("Alertmanager", /^\d+\.\d+\.\d+$/, "0.28.1"),
+            })
+            .strict(),
+        /** oceanid-health serve's probe interval and Prometheus's scrape and evaluation interval. @default 15 */
+        intervalSeconds: z.number().int().min(1).max(300).default(15),
+        /** How long an install waits for the services and the first scrape before it puts the last install back. @default 90 */
+        readyTimeoutSeconds: z.number().int().min(10).max(600).default(90),
+    })
+    .strict();
+
 /** What the program deploys for monitoring (docs/monitoring.md). */
 const monitoringSchema = z
     .object({
@@ -274,6 +332,8 @@ const stackSchema = z.object({
     /** The exit node's host Tailscale as a node change (nodeAccess "ssh"). @default not managed */
     exitNodeHost: exitNodeHostSchema.optional(),
     monitoring: monitoringSchema.prefault({}),
+    /** The monitoring host outside the cluster, installed over SSH. @default not managed */
+    monitoringHost: monitoringHostSchema.optional(),
 });
 
 /** The plain (non-secret) keys under `oceanid:`, each read once, straight from the schema. */
@@ -285,6 +345,7 @@ export type KubernetesTarget = z.infer<typeof kubernetesSchema>;
 export type EgressConfig = z.infer<typeof egressSchema>;
 export type NodeChangeSettings = z.infer<typeof nodeChangesSchema>;
 export type ExitNodeHostConfig = z.infer<typeof exitNodeHostSchema>;
+export type MonitoringHostConfig = z.infer<typeof monitoringHostSchema>;
 export type StackSettings = z.infer<typeof stackSchema> & { stack: string };
 
 /**
@@ -341,8 +402,15 @@ const CROSS_FIELD_RULES: ReadonlyArray<CrossFieldRule<never>> = [
     rule(nodesWith("name", "tailscale"), ({ nodes }) => hostTailscaleUseProblems(nodes)),
     rule(z.object({ nodeAccess: stackSchema.shape.nodeAccess, egress: egressSchema, exitNodeHost: exitNodeHostSchema }), (cfg) => exitNodeHostProblems(cfg)),
     rule(nodesWith("name", "addresses").extend({ egress: egressSchema }), (cfg) => ciTailnetProblems(cfg)),
+    rule(nodesWith("name", "addresses").extend({ kubernetes: kubernetesSchema, monitoringHost: monitoringHostSchema }), (cfg) => monitoringHostProblems(cfg)),
     rule(
-        z.object({ nodeAccess: stackSchema.shape.nodeAccess, kubernetes: kubernetesSchema, egress: egressSchema, exitNodeHost: z.unknown() }),
+        z.object({
+            nodeAccess: stackSchema.shape.nodeAccess,
+            kubernetes: kubernetesSchema,
+            egress: egressSchema,
+            exitNodeHost: z.unknown(),
+            monitoringHost: z.unknown(),
+        }),
         (cfg, secretsSet) => missingSecretProblems(cfg, secretsSet),
     ),
 ] as never;
@@ -587,8 +655,34 @@ function egressNamespaceProblems(egress: EgressConfig): string[] {
     return problems;
 }
 
+/** The monitoring host must fail apart from the cluster, and its exporter needs the API server. */
+function monitoringHostProblems(cfg: {
+    nodes: ReadonlyArray<Pick<NodeConfig, "name" | "addresses">>;
+    kubernetes: KubernetesTarget;
+    monitoringHost: MonitoringHostConfig;
+}): string[] {
+    const problems: string[] = [];
+    if (cfg.kubernetes.mode !== "cluster") {
+        problems.push(
+            `monitoringHost: set, but kubernetes.mode is ${quote(cfg.kubernetes.mode)}: its exporter reads the nodes from the API server; use mode "cluster" or remove monitoringHost`,
+        );
+    }
+    const address = cfg.monitoringHost.address;
+    const node = cfg.nodes.find((n) =>
+        Object.values(n.addresses).some(
+            (a) => a !== undefined && (a === address || (isIpAddress(address) && normalizeAddress(a) === normalizeAddress(address))),
+        ),
+    );
+    if (node !== undefined) {
+        problems.push(
+            `monitoringHost.address: ${quote(address)} is ${node.name}'s: monitoring on a cluster node goes down with it (docs/monitoring.md, Where it runs); use a host outside the cluster`,
+        );
+    }
+    return problems;
+}
+
 function missingSecretProblems(
-    cfg: Pick<StackSettings, "nodeAccess" | "kubernetes" | "egress"> & { exitNodeHost?: unknown },
+    cfg: Pick<StackSettings, "nodeAccess" | "kubernetes" | "egress"> & { exitNodeHost?: unknown; monitoringHost?: unknown },
     secretsSet: RawStackConfig["secretsSet"],
 ): string[] {
     const needed: Array<[SecretName, string]> = [];
@@ -602,6 +696,14 @@ function missingSecretProblems(
     if (cfg.exitNodeHost !== undefined) {
         needed.push(["exitNodeAuthKey", "exitNodeHost joins the exit node to the tailnet with it (reusable, not ephemeral, tagged with exitNodeHost.tags)"]);
         needed.push(["tailscaleApiKey", "exitNodeHost's gate asks the control server (exitNodeHost.controlApi) about the exit node with it"]);
+    }
+    if (cfg.monitoringHost !== undefined) {
+        if (cfg.nodeAccess !== "ssh") needed.push(["sshPrivateKey", "monitoringHost is installed over SSH with it"]);
+        needed.push(["monitoringPagerUrl", "monitoringHost's Alertmanager sends every alert but Watchdog to it (the pager's webhook URL)"]);
+        needed.push([
+            "monitoringHeartbeatUrl",
+            "monitoringHost's Alertmanager sends the Watchdog alert to it every minute (a heartbeat service outside, which pages when it stops)",
+        ]);
     }
     if (cfg.egress.enabled && cfg.egress.tailnet.manage && cfg.exitNodeHost === undefined) {
         needed.push(["tailscaleApiKey", "egress.tailnet.manage creates the gateway's auth key and policy with it"]);

@@ -1,3 +1,4 @@
+import { readFileSync } from "node:fs";
 import { serverUrl, sshAddress, type StackSettings } from "../config/stack-config";
 import { ArgsError, parseFlags } from "./command-line";
 import { rfc3339Seconds } from "./cordon";
@@ -153,4 +154,24 @@ function cordonReport(obs: NodeObservation): NodeReport["cordoned"] {
 
 function expectation(n: StackSettings["nodes"][number]): NodeExpectation {
     return { name: n.name, k3sVersion: n.k3sVersion, ssh: { host: sshAddress(n), port: n.ssh.port, hostKey: n.ssh.hostKey } };
+}
+
+/** Runs oceanid-health as this process: its arguments, standard streams and environment; the exit code set. */
+export function runProcess(): void {
+    main(process.argv.slice(2), {
+        stdout: (t) => process.stdout.write(t),
+        stderr: (t) => process.stderr.write(t),
+        readStdin: () => readFileSync(0, "utf8"),
+        now: () => new Date(),
+        env: process.env,
+    }).then(
+        (code) => {
+            process.exitCode = code;
+        },
+        (err: unknown) => {
+            // main never throws for bad input; this is a bug, said in one line without a stack trace.
+            process.stderr.write(`oceanid-health: internal error: ${err instanceof Error ? err.message : String(err)}\n`);
+            process.exitCode = 2;
+        },
+    );
 }

@@ -116,6 +116,31 @@ async function runRemote(name: string, c: Connection, command: string, stdin: st
     }
 }
 
+/** CopyToRemote's FileAsset, as the provider copies it: over SFTP to remotePath. */
+async function copyRemote(name: string, c: Connection, source: unknown, remotePath: string): Promise<ExecutedStep> {
+    const startedAt = Date.now();
+    // The mock runtime hands back the FileAsset (its path a promise) or its serialized form.
+    const path = await ((source as { path?: unknown }).path as Promise<string> | string | undefined);
+    if (typeof path !== "string") throw new StepFailed({ name, error: `source is not a FileAsset: ${JSON.stringify(source)}` });
+    let client: Client;
+    try {
+        client = await connect(c);
+    } catch (err) {
+        throw new StepFailed({ name, error: `cannot connect to ${c.host}:${c.port ?? 22}: ${(err as Error).message}` });
+    }
+    try {
+        await new Promise<void>((resolve, reject) =>
+            client.sftp((err, sftp) => {
+                if (err) return reject(new StepFailed({ name, error: err.message }));
+                sftp.fastPut(path, remotePath, (e) => (e ? reject(new StepFailed({ name, error: `${remotePath}: ${e.message}` })) : resolve()));
+            }),
+        );
+    } finally {
+        client.end();
+    }
+    return { name, type: "remote", host: c.host, code: 0, stdout: "", stderr: "", startedAt, endedAt: Date.now() };
+}
+
 function runLocal(name: string, command: string, stdin: string | undefined, environment: Record<string, string> | undefined): Promise<ExecutedStep> {
     const startedAt = Date.now();
     return new Promise((resolve) => {
@@ -147,7 +172,7 @@ export function commandExecutor(
     let interrupted = false;
     return async (args: { type: string; name: string; inputs: Record<string, any> }) => {
         const inputs = args.inputs;
-        if (args.type !== "command:remote:Command" && args.type !== "command:local:Command") return undefined;
+        if (!["command:remote:Command", "command:local:Command", "command:remote:CopyToRemote"].includes(args.type)) return undefined;
         // Like Ctrl-C during `pulumi up`: the step in flight finishes, nothing after it starts.
         if (interrupted) {
             const step = { name: args.name, error: "interrupted" };
@@ -164,7 +189,7 @@ export function commandExecutor(
         if (kept !== undefined && operation === "same") {
             steps.push({
                 name: args.name,
-                type: args.type === "command:remote:Command" ? "remote" : "local",
+                type: args.type === "command:local:Command" ? "local" : "remote",
                 operation,
                 code: 0,
                 ...kept.outputs,
@@ -176,7 +201,9 @@ export function commandExecutor(
         }
         let step: ExecutedStep;
         try {
-            if (args.type === "command:remote:Command") {
+            if (args.type === "command:remote:CopyToRemote") {
+                step = await copyRemote(args.name, plain(inputs.connection), inputs.source, plain(inputs.remotePath));
+            } else if (args.type === "command:remote:Command") {
                 step = await runRemote(args.name, plain(inputs.connection), plain(inputs.create), plain(inputs.stdin));
             } else {
                 step = await runLocal(args.name, plain(inputs.create), plain(inputs.stdin), plain(inputs.environment));

@@ -87,6 +87,8 @@ export interface WebhookPayload {
 export interface ReceivedNotification {
     /** Date.now() when the request arrived. */
     at: number;
+    /** The path it was posted to. */
+    path: string;
     payload: WebhookPayload;
 }
 
@@ -98,8 +100,11 @@ export interface WebhookSink {
     stop(): Promise<void>;
 }
 
-/** A webhook receiver on 127.0.0.1 that keeps every JSON payload posted to it. */
-export async function startWebhookSink(): Promise<WebhookSink> {
+/**
+ * A webhook receiver on 127.0.0.1 (or `host`: the node lab's root-namespace address) that keeps every
+ * JSON payload posted to it, with the path it was posted to.
+ */
+export async function startWebhookSink(host = LOOPBACK): Promise<WebhookSink> {
     const got: ReceivedNotification[] = [];
     const server = createHttpServer((req, res) => {
         const at = Date.now();
@@ -107,25 +112,25 @@ export async function startWebhookSink(): Promise<WebhookSink> {
         req.on("data", (d) => (body += d));
         req.on("end", () => {
             try {
-                got.push({ at, payload: JSON.parse(body) as WebhookPayload });
+                got.push({ at, path: req.url ?? "", payload: JSON.parse(body) as WebhookPayload });
                 res.writeHead(200).end();
             } catch {
                 res.writeHead(400).end("not JSON");
             }
         });
     });
-    const port = await listen(server);
+    const port = await listen(server, 0, host);
     return {
-        url: `http://${LOOPBACK}:${port}/alerts`,
+        url: `http://${host}:${port}/alerts`,
         received: () => [...got],
         stop: () => new Promise<void>((resolve) => server.close(() => resolve())),
     };
 }
 
-function listen(server: Server | ReturnType<typeof createHttpServer>, port = 0): Promise<number> {
+function listen(server: Server | ReturnType<typeof createHttpServer>, port = 0, host = LOOPBACK): Promise<number> {
     return new Promise((resolve, reject) => {
         server.once("error", reject);
-        server.listen(port, LOOPBACK, () => resolve((server.address() as AddressInfo).port));
+        server.listen(port, host, () => resolve((server.address() as AddressInfo).port));
     });
 }
 

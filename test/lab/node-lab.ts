@@ -133,6 +133,8 @@ interface Internal {
     clusterDir: string;
     children: ChildProcess[];
     releases: Map<string, ReleaseBehaviour>;
+    /** Files the release server hands out at /files/<name> (serveFile). */
+    files: Map<string, string>;
     releaseServer?: Server;
     releasePort: number;
     standinBinary: string;
@@ -475,6 +477,7 @@ export class NodeLab {
             clusterDir: join(dir, "cluster"),
             children: [],
             releases: new Map(),
+            files: new Map(),
             releasePort: 0,
             standinBinary,
             topology,
@@ -945,6 +948,10 @@ export class NodeLab {
                 createReadStream(ts.path).pipe(res);
             } else if (ts && path === `/tailscale/stable/${ts.name}.sha256`) {
                 res.writeHead(200, { "content-type": "text/plain" }).end(`${ts.sha256}\n`);
+            } else if (path.startsWith("/files/") && this.s.files.has(path.slice("/files/".length))) {
+                const file = this.s.files.get(path.slice("/files/".length))!;
+                res.writeHead(200, { "content-type": "application/octet-stream", "content-length": statSync(file).size });
+                createReadStream(file).pipe(res);
             } else if (path === "/install.sh") {
                 res.writeHead(200, { "content-type": "text/plain" }).end(installer());
             } else if (m && VERSION_RE.test(m[1])) {
@@ -1148,6 +1155,16 @@ export class NodeLab {
             chains: [...new Set(chains)],
             varLibTailscale: existsSync(this.nodePath(name, "/var/lib/tailscale")),
             tailscaledPids: netnsPids(ns).filter((p) => comm(p) === "tailscaled"),
+        };
+    }
+
+    /** The release server hands out `file` (a release tarball a test made) over https; its URL and sha256. */
+    serveFile(name: string, file: string): { url: string; sha256: string } {
+        if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(name)) throw new Error(`node lab: ${name} is not a plain file name`);
+        this.s.files.set(name, file);
+        return {
+            url: `https://10.198.${this.s.subnet}.254:${this.s.releasePort}/files/${name}`,
+            sha256: createHash("sha256").update(readFileSync(file)).digest("hex"),
         };
     }
 

@@ -2,11 +2,12 @@
 // process group. Its exit then is a shutdown, and must print nothing into a command's output (a refused `up`'s
 // first line is Pulumi's lock message, test/state/s3-backend.test.ts); a host that dies otherwise is reported.
 import { spawn } from "node:child_process";
-import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { afterAll, expect, it } from "vitest";
 import { describeNeeding } from "../helpers/needs";
+import { TOOLS_BIN } from "../helpers/pulumi-cli";
 
 const describeShim = describeNeeding(["pulumi-language-nodejs"]);
 
@@ -52,6 +53,13 @@ async function runShim(stop: (shimPid: number) => void): Promise<Ended> {
 const hostPid = () => Number(readFileSync(`${host}.pid`, "utf8"));
 
 describeShim("the language host shim", () => {
+    it("is what the engine runs: the language host beside the CLI's own file is this source's shim", () => {
+        // With PULUMI_IGNORE_AMBIENT_PLUGINS the engine does not search PATH for it (scripts/setup, build_shim).
+        const beside = join(dirname(realpathSync(join(TOOLS_BIN, "pulumi"))), "pulumi-language-nodejs");
+        expect(realpathSync(beside)).toBe(realpathSync(join(TOOLS_BIN, "pulumi-language-nodejs")));
+        expect(realpathSync(beside)).toMatch(/\/pulumi-language-nodejs-shim-[0-9a-f]{12}$/);
+    });
+
     it.each(["SIGINT", "SIGTERM"] as const)("stopped by %s to its process group: exits 0, prints nothing", async (signal) => {
         const ended = await runShim((pid) => process.kill(-pid, signal));
         expect(ended).toEqual({ code: 0, signal: null, stderr: "" });

@@ -1,0 +1,118 @@
+import * as command from "@pulumi/command";
+import * as pulumi from "@pulumi/pulumi";
+import { createHash } from "node:crypto";
+import { stringify } from "yaml";
+import type { MonitoringHostConfig, RawStackConfig, StackKey } from "../config/stack-config";
+import { stepCommand } from "../nodes/scripts/shell";
+import { installScript, removeScript, STDIN_SECRETS, type MonitoringHostSpec } from "./host-scripts";
+
+/**
+ * The stack file oceanid-health serve reads on the monitoring host: the stack's plain settings as
+ * written, each secret only marked as set (the exporter needs none of them, and none leaves the stack).
+ */
+export function exporterStackFile(raw: Pick<RawStackConfig, "stack" | "secretsSet"> & Partial<Record<StackKey, unknown>>, keys: readonly StackKey[]): string {
+    const config: Record<string, unknown> = {};
+    for (const key of keys) if (raw[key] !== undefined) config[`oceanid:${key}`] = raw[key];
+    for (const [name, set] of Object.entries(raw.secretsSet)) if (set) config[`oceanid:${name}`] = { secure: "kept in the Pulumi stack" };
+    return `# oceanid-health serve's copy of stack ${raw.stack}, written by the program: plain settings only.\n${stringify({ config })}`;
+}
+
+/** Install-step stdin: each secret base64 on a line of its own, in STDIN_SECRETS order (empty: not set). */
+export function stdinLines(secrets: Record<(typeof STDIN_SECRETS)[number], string | undefined>): string {
+    return STDIN_SECRETS.map((name) => Buffer.from(secrets[name] ?? "", "utf8").toString("base64")).join("\n") + "\n";
+}
+
+export interface MonitoringHostArgs {
+    host: MonitoringHostConfig;
+    /** dist/oceanid-health.bundle.cjs (npm run build), read by index.ts. */
+    exporterBundle: Buffer;
+    exporterBundlePath: string;
+    stackFile: string;
+    rulesFile: string;
+    context?: string;
+    secrets: {
+        sshPrivateKey: pulumi.Input<string>;
+        kubeconfig: pulumi.Input<string>;
+        pagerUrl: pulumi.Input<string>;
+        heartbeatUrl: pulumi.Input<string>;
+        /** When the exit node is managed: the exporter asks the control server about it. */
+        tailnetApiKey?: pulumi.Input<string>;
+    };
+}
+
+/** What the component renders, from plain data: kept apart so tests read it without a runtime. */
+export function monitoringHostSpec(
+    args: Omit<MonitoringHostArgs, "secrets" | "exporterBundle" | "exporterBundlePath"> & { bundleSha256: string; tailnetKey: boolean },
+): MonitoringHostSpec {
+    return {
+        host: args.host.address,
+        releases: args.host.releases,
+        exporter: { remotePath: `/tmp/oceanid-health-${args.bundleSha256.slice(0, 16)}.cjs`, sha256: args.bundleSha256 },
+        stackFile: args.stackFile,
+        rulesFile: args.rulesFile,
+        intervalSeconds: args.host.intervalSeconds,
+        readyTimeoutSeconds: args.host.readyTimeoutSeconds,
+        ...(args.context === undefined ? {} : { context: args.context }),
+        tailnetKey: args.tailnetKey,
+    };
+}
+
+/**
+ * The monitoring host outside the cluster (docs/monitoring.md, Where it runs): oceanid-health serve,
+ * Prometheus with the oceanid rules, and Alertmanager paging through the pager's webhook with the
+ * dead man's switch to a heartbeat service, as systemd units installed over SSH. The exporter is
+ * copied, then the install checks it, stages and checks the configs, restarts, and puts the last
+ * install back unless everything is ready.
+ */
+export class MonitoringHost extends pulumi.ComponentResource {
+    readonly installed: command.remote.Command;
+
+    constructor(name: string, args: MonitoringHostArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("oceanid:monitoring:MonitoringHost", name, {}, opts);
+        const { host } = args;
+        const bundleSha256 = createHash("sha256").update(args.exporterBundle).digest("hex");
+        const spec = monitoringHostSpec({ ...args, bundleSha256, tailnetKey: args.secrets.tailnetApiKey !== undefined });
+        const connection = {
+            host: host.address,
+            port: host.ssh.port,
+            user: host.ssh.user,
+            hostKey: host.ssh.hostKey,
+            privateKey: pulumi.secret(args.secrets.sshPrivateKey),
+            dialErrorLimit: 3,
+            perDialTimeout: 15,
+        };
+        const copied = new command.remote.CopyToRemote(
+            `${name}-exporter`,
+            { connection, source: new pulumi.asset.FileAsset(args.exporterBundlePath), remotePath: spec.exporter.remotePath, triggers: [bundleSha256] },
+            { parent: this },
+        );
+        const script = installScript(spec);
+        const s = args.secrets;
+        this.installed = new command.remote.Command(
+            `${name}-install`,
+            {
+                connection,
+                create: stepCommand(script, { user: host.ssh.user, timeoutSeconds: 600 }),
+                delete: stepCommand(removeScript(), { user: host.ssh.user, timeoutSeconds: 120 }),
+                stdin: pulumi.secret(
+                    pulumi
+                        .all([s.kubeconfig, s.pagerUrl, s.heartbeatUrl, s.tailnetApiKey])
+                        .apply(([kubeconfig, pager, heartbeat, tailnet]) =>
+                            stdinLines({ kubeconfig, "pager-url": pager, "heartbeat-url": heartbeat, "tailnet-api-key": tailnet }),
+                        ),
+                ),
+                // The script holds no secret; a changed secret alone runs it again too.
+                triggers: [
+                    createHash("sha256").update(script).digest("hex"),
+                    pulumi.secret(
+                        pulumi
+                            .all([s.kubeconfig, s.pagerUrl, s.heartbeatUrl, s.tailnetApiKey])
+                            .apply((values) => createHash("sha256").update(JSON.stringify(values)).digest("hex")),
+                    ),
+                ],
+            },
+            { parent: this, dependsOn: [copied] },
+        );
+        this.registerOutputs({});
+    }
+}
