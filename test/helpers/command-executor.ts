@@ -1,7 +1,8 @@
 // A test executor for @pulumi/command resources, NOT an engine: the command
 // provider plugin cannot be had here, so under the mock runtime this runs each
-// remote.Command over real SSH (pinned host key, key auth, stdin) and each
-// local.Command with /bin/sh, as the provider would, and hands back stdout and
+// remote.Command over real SSH (pinned host key, key auth, stdin), each
+// remote.CopyToRemote of a FileAsset over SFTP, and each local.Command with
+// /bin/sh, as the provider would, and hands back stdout and
 // stderr as the resource's state. The runtime registers a resource only after
 // the resources it depends on, so steps run in dependency order; a non-zero
 // exit fails the registration, and nothing that depends on it runs.
@@ -89,14 +90,18 @@ function connect(c: Connection): Promise<Client> {
     })();
 }
 
-async function runRemote(name: string, c: Connection, command: string, stdin: string | undefined): Promise<ExecutedStep> {
-    const startedAt = Date.now();
-    let client: Client;
+/** A connection for step `name`, or the step failed naming the host. */
+async function connectStep(name: string, c: Connection): Promise<Client> {
     try {
-        client = await connect(c);
+        return await connect(c);
     } catch (err) {
         throw new StepFailed({ name, error: `cannot connect to ${c.host}:${c.port ?? 22}: ${(err as Error).message}` });
     }
+}
+
+async function runRemote(name: string, c: Connection, command: string, stdin: string | undefined): Promise<ExecutedStep> {
+    const startedAt = Date.now();
+    const client = await connectStep(name, c);
     try {
         return await new Promise<ExecutedStep>((resolve, reject) => {
             client.exec(command, (err, stream) => {
@@ -122,12 +127,7 @@ async function copyRemote(name: string, c: Connection, source: unknown, remotePa
     // The mock runtime hands back the FileAsset (its path a promise) or its serialized form.
     const path = await ((source as { path?: unknown }).path as Promise<string> | string | undefined);
     if (typeof path !== "string") throw new StepFailed({ name, error: `source is not a FileAsset: ${JSON.stringify(source)}` });
-    let client: Client;
-    try {
-        client = await connect(c);
-    } catch (err) {
-        throw new StepFailed({ name, error: `cannot connect to ${c.host}:${c.port ?? 22}: ${(err as Error).message}` });
-    }
+    const client = await connectStep(name, c);
     try {
         await new Promise<void>((resolve, reject) =>
             client.sftp((err, sftp) => {

@@ -6,6 +6,14 @@ import { commandPluginDir } from "../../components/platform/command-plugin";
 /** The secret keys a stack with node access sets (values come from the test). */
 export const NODE_ACCESS_SECRETS = ["sshPrivateKey", "k3sToken", "kubeconfig", "tailscaleAuthKey"] as const;
 
+/** Test-only values for those secrets, as the mock runtime hands them to the program. */
+export const NODE_ACCESS_TEST_SECRETS = {
+    "oceanid:sshPrivateKey": "test-only-ssh-private-key-material",
+    "oceanid:k3sToken": `K10${"ab".repeat(32)}::server:test-only-token-value`,
+    "oceanid:kubeconfig": "apiVersion: v1\nkind: Config\n# test-only-kubeconfig",
+    "oceanid:tailscaleAuthKey": "test-only-auth-key",
+};
+
 /**
  * Turns a copy of the dev stack's config into one that changes nodes over SSH
  * (nodeAccess "ssh", kubernetes "cluster", the node secrets set): the stack

@@ -8,6 +8,7 @@ import { join } from "node:path";
 import { afterAll, expect, it } from "vitest";
 import { describeNeeding } from "../helpers/needs";
 import { ROOT } from "../helpers/stack-file";
+import { prometheusConfig } from "../../components/monitoring/host-scripts";
 
 const suite = describeNeeding(["promtool"]);
 
@@ -43,5 +44,19 @@ suite("alert rules under promtool", () => {
         const r = promtool("test", "rules", tests);
         expect(r.code).toBe(1);
         expect(r.out).toContain("alertname: OceanidNodeNotReady, time: 1m15s");
+    });
+
+    it("the monitoring host's prometheus.yml, beside the rules as the install writes them, passes promtool check config", () => {
+        const host = mkdtempSync(join(dir, "host-"));
+        writeFileSync(join(host, "prometheus.yml"), prometheusConfig({ intervalSeconds: 15 }));
+        writeFileSync(join(host, "oceanid.rules.yaml"), readFileSync(RULES, "utf8"));
+        const r = promtool("check", "config", join(host, "prometheus.yml"));
+        expect(r).toEqual({
+            code: 0,
+            out: `Checking ${join(host, "prometheus.yml")}\n  SUCCESS: 1 rule files found\n SUCCESS: ${join(host, "prometheus.yml")} is valid prometheus config file syntax\n\nChecking ${join(host, "oceanid.rules.yaml")}\n  SUCCESS: 12 rules found\n\n`,
+        });
+        // Without the rules beside it, promtool refuses it: the install checks before it swaps.
+        rmSync(join(host, "oceanid.rules.yaml"));
+        expect(promtool("check", "config", join(host, "prometheus.yml")).code).toBe(1);
     });
 });
