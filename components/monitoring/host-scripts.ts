@@ -167,15 +167,17 @@ function writeFile(path: string, content: string): string {
 
 function fetchRelease(name: keyof MonitoringHostSpec["releases"], r: PinnedRelease, binaries: readonly string[]): string {
     const dir = releaseDir(name, r);
+    // A refused download leaves nothing behind.
+    const refuse = (reason: string) => `{ rm -rf ${dir}.tmp; fail "${reason}"; }`;
     return `if [ ! -f ${dir}/.complete ]; then
     say "downloading ${name} ${r.version}: ${r.url}"
     rm -rf ${dir}.tmp && mkdir -p ${dir}.tmp
-    curl -fsSL --proto =https --retry 3 -o ${dir}.tmp/release ${shellQuote(r.url)} || fail "cannot download ${name} ${r.version} from ${r.url}"
+    curl -fsSL --proto =https --retry 3 -o ${dir}.tmp/release ${shellQuote(r.url)} || ${refuse(`cannot download ${name} ${r.version} from ${r.url}`)}
     got=$(sha256sum ${dir}.tmp/release | cut -d' ' -f1)
-    [ "$got" = ${r.sha256} ] || fail "${r.url} has sha256 $got, monitoringHost.releases.${name}.sha256 says ${r.sha256}: check the URL and the published checksum"
-    tar -xf ${dir}.tmp/release -C ${dir}.tmp --strip-components=1 --no-same-owner || fail "cannot unpack ${r.url}"
+    [ "$got" = ${r.sha256} ] || ${refuse(`${r.url} has sha256 $got, monitoringHost.releases.${name}.sha256 says ${r.sha256}: check the URL and the published checksum`)}
+    tar -xf ${dir}.tmp/release -C ${dir}.tmp --strip-components=1 --no-same-owner || ${refuse(`cannot unpack ${r.url}`)}
     rm ${dir}.tmp/release
-${binaries.map((b) => `    [ -x ${dir}.tmp/${b} ] || fail "${r.url} holds no ${b}: is it ${name}'s linux-amd64 release?"`).join("\n")}
+${binaries.map((b) => `    [ -x ${dir}.tmp/${b} ] || ${refuse(`${r.url} holds no ${b}: is it ${name}'s linux-amd64 release?`)}`).join("\n")}
     touch ${dir}.tmp/.complete && rm -rf ${dir} && mv ${dir}.tmp ${dir}
 fi`;
 }

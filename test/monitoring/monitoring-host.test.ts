@@ -16,7 +16,7 @@ import { startWebhookSink, type WebhookSink } from "../helpers/prometheus";
 import { TOOLS_BIN } from "../helpers/pulumi-cli";
 import { ROOT } from "../helpers/stack-file";
 import { LAB_NODES, labConfig, lastStep, newState, rollout, secretValues, until } from "../nodes/lab-stack";
-import { UNITS } from "../../components/monitoring/host-scripts";
+import { removeScript, UNITS } from "../../components/monitoring/host-scripts";
 
 const suite = describeNeeding(["root", "netns", "systemd-nspawn", "kube-apiserver", "prometheus", "alertmanager"]);
 
@@ -202,6 +202,8 @@ suite("the monitoring host, installed by the program over SSH", () => {
                 `monitoringHost.releases.prometheus.sha256 says ${wrong}: check the URL and the published checksum`,
         );
         expect((await onHost("systemctl show -p MainPID --value oceanid-prometheus")).out).toBe(before.out);
+        // Nothing of the refused download is left.
+        expect((await onHost(`ls /opt/oceanid-monitoring/releases | grep -c '^prometheus-' || true`)).out.trim()).toBe("1");
     }, 120_000);
 
     it("an install whose exporter never gets ready puts the last install back, which keeps paging", async () => {
@@ -226,4 +228,15 @@ suite("the monitoring host, installed by the program over SSH", () => {
         await until("the exporter answering again", async () => (await onHost("curl -fsS -o /dev/null http://127.0.0.1:9464/metrics")).code === 0, 30);
         await until("Watchdog at the heartbeat receiver again", () => arrived(HEARTBEAT_PATH, "Watchdog", "firing", since) !== undefined, 90);
     }, 240_000);
+
+    it("removed from config: the delete step stops and removes the units and the credentials; releases and data stay", async () => {
+        // What the engine runs as the install step's delete when monitoringHost leaves the config.
+        const r = await onHost(removeScript());
+        expect(r.code, r.out).toBe(0);
+        const after = await onHost(
+            `for u in ${Object.values(UNITS).join(" ")}; do systemctl is-active $u; done; ls /etc/systemd/system | grep -c '^oceanid-' ; ` +
+                "test -e /etc/oceanid-monitoring/credentials && echo credentials; ls -d /opt/oceanid-monitoring/releases/{node-24.9.0,prometheus-3.16.0,alertmanager-0.28.1}-* | wc -l; test -d /var/lib/private/oceanid-prometheus && echo data",
+        );
+        expect(after.out.trim().split("\n"), after.out).toEqual(["inactive", "inactive", "inactive", "0", "3", "data"]);
+    }, 60_000);
 });
