@@ -11,6 +11,8 @@ import { exitNodeOf, parseStackConfig, SECRET_NAMES, serverUrl, STACK_KEYS, type
 import { EgressGateway } from "./components/network/egress-gateway";
 import { TailnetAccess } from "./components/network/tailnet-access";
 import { AlertRules } from "./components/monitoring/alert-rules";
+import { EGRESS_GATEWAY_DEPLOYMENT } from "./components/health/egress-gateway-name";
+import { ExporterIdentity } from "./components/monitoring/exporter-identity";
 import { exporterStackFile, MonitoringHost } from "./components/monitoring/monitoring-host";
 import { ClusterNode } from "./components/nodes/cluster-node";
 import { ExitNode } from "./components/nodes/exit-node";
@@ -148,7 +150,7 @@ const gatewayAuthKey = settings.kubernetes.mode === "cluster" ? (tailnet?.authKe
 // Egress through Tailscale from the pod network, never from the host's.
 const primaryAddress = (n: (typeof settings.nodes)[number]) => n.addresses.lan ?? n.addresses.public ?? n.addresses.tailscale!;
 const gateway = settings.egress.enabled
-    ? new EgressGateway("egress-gateway", {
+    ? new EgressGateway(EGRESS_GATEWAY_DEPLOYMENT, {
           exitNode: settings.egress.exitNode,
           ...(gatewayAuthKey === undefined ? {} : { authKey: gatewayAuthKey }),
           namespace: settings.egress.gatewayNamespace,
@@ -171,16 +173,27 @@ if (monitoringHost !== undefined) {
     const problem = buildProblem(__dirname);
     if (problem !== undefined) throw new pulumi.RunError(`monitoringHost: ${problem}: run npm run build`);
     const bundlePath = join(__dirname, "dist", "oceanid-health.bundle.cjs");
+    // The host holds a read-only identity's token, never the stack's admin kubeconfig.
+    const identity = new ExporterIdentity(
+        "monitoring-identity",
+        {
+            ...(settings.egress.enabled ? { gatewayNamespace: settings.egress.gatewayNamespace } : {}),
+            adminKubeconfig: config.requireSecret("kubeconfig"),
+            ...kubeContext,
+            provider,
+        },
+        // Its Role in the gateway's namespace needs the namespace.
+        { dependsOn: gateway === undefined ? [] : [gateway] },
+    );
     new MonitoringHost("monitoring-host", {
         host: monitoringHost,
         exporterBundle: readFileSync(bundlePath),
         exporterBundlePath: bundlePath,
         stackFile: exporterStackFile(raw, STACK_KEYS),
         rulesFile,
-        ...(settings.kubernetes.mode === "cluster" && settings.kubernetes.context !== undefined ? { context: settings.kubernetes.context } : {}),
         secrets: {
             sshPrivateKey: config.requireSecret("sshPrivateKey"),
-            kubeconfig: config.requireSecret("kubeconfig"),
+            kubeconfig: identity.kubeconfig,
             pagerUrl: config.requireSecret("monitoringPagerUrl"),
             heartbeatUrl: config.requireSecret("monitoringHeartbeatUrl"),
             ...(settings.exitNodeHost === undefined ? {} : { tailnetApiKey: config.requireSecret("tailscaleApiKey") }),

@@ -15,11 +15,11 @@ import { API_TIMEOUT_MS, CannotCheck, loadKubeconfig, PING_TIMEOUT_MS, scrub, SS
 import { clusterCa, loadSettings } from "./stack";
 import { exitNodeTailnetCheck, exitRoutesApproved, TAILNET_KEY_ENV, tailnetDeviceProblems, type TailnetCheck } from "./tailnet-device";
 import { USAGE } from "./usage";
+import { EGRESS_GATEWAY_DEPLOYMENT } from "./egress-gateway-name";
 
 export const DEFAULT_LISTEN = "127.0.0.1:9464";
 export const DEFAULT_SERVE_INTERVAL_SECONDS = 15;
-/** The Deployment the egress gateway runs as, in egress.gatewayNamespace. */
-export const EGRESS_GATEWAY_DEPLOYMENT = "egress-gateway";
+export { EGRESS_GATEWAY_DEPLOYMENT } from "./egress-gateway-name";
 const TAILNET_TIMEOUT_MS = 10_000;
 
 const SERVE_OPTIONS = {

@@ -27,8 +27,6 @@ export interface MonitoringHostSpec {
     intervalSeconds: number;
     /** How long the install waits for the three services and the first scrape before putting the last install back. */
     readyTimeoutSeconds: number;
-    /** The kubeconfig's context, when not its current one. */
-    context?: string;
     /** Whether the exporter asks the control server about the exit node (the key comes on stdin). */
     tailnetKey: boolean;
 }
@@ -104,7 +102,6 @@ export function units(spec: MonitoringHostSpec): Record<keyof typeof UNITS, stri
         `${ETC_DIR}/stack.yaml`,
         "--kubeconfig",
         "%d/kubeconfig",
-        ...(spec.context === undefined ? [] : ["--context", spec.context]),
         "--listen",
         LISTEN.exporter,
         "--interval",

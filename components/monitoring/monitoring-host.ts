@@ -29,9 +29,9 @@ export interface MonitoringHostArgs {
     exporterBundlePath: string;
     stackFile: string;
     rulesFile: string;
-    context?: string;
     secrets: {
         sshPrivateKey: pulumi.Input<string>;
+        /** The exporter's own, read-only (ExporterIdentity). */
         kubeconfig: pulumi.Input<string>;
         pagerUrl: pulumi.Input<string>;
         heartbeatUrl: pulumi.Input<string>;
@@ -52,7 +52,6 @@ export function monitoringHostSpec(
         rulesFile: args.rulesFile,
         intervalSeconds: args.host.intervalSeconds,
         readyTimeoutSeconds: args.host.readyTimeoutSeconds,
-        ...(args.context === undefined ? {} : { context: args.context }),
         tailnetKey: args.tailnetKey,
     };
 }

@@ -2,7 +2,8 @@
 // provider plugin cannot be had here, so under the mock runtime this runs each
 // remote.Command over real SSH (pinned host key, key auth, stdin), each
 // remote.CopyToRemote of a FileAsset over SFTP, and each local.Command with
-// /bin/sh, as the provider would, and hands back stdout and
+// /bin/sh (with withKubernetes also the Kubernetes resources a test names,
+// through kubectl), as the providers would, and hands back stdout and
 // stderr as the resource's state. The runtime registers a resource only after
 // the resources it depends on, so steps run in dependency order; a non-zero
 // exit fails the registration, and nothing that depends on it runs.
@@ -10,7 +11,7 @@
 // a step that succeeded is not run again while its inputs stay the same (it keeps
 // its id and outputs); changed triggers replace it (a new id), other changed inputs
 // update it (the provider runs `create` again, same id); a failed step is not kept.
-import { spawn } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
 import { Client } from "ssh2";
 import { parseHostKey } from "../../components/health/ssh-host";
@@ -225,5 +226,36 @@ export function commandExecutor(
             if (engine.interruptAfter === args.name) interrupted = true;
         }
         return { ...outputs, [MOCK_ID]: id };
+    };
+}
+
+type Handler = ReturnType<typeof commandExecutor>;
+
+/**
+ * Kubernetes resources named by `opts.names` applied for real (kubectl apply --server-side) and
+ * their live objects returned, a service-account token Secret once its token is filled in, as the
+ * kubernetes provider does; everything else goes to `next`.
+ */
+export function withKubernetes(opts: { kubeconfig: string; names: string } | undefined, next: Handler): Handler {
+    if (opts === undefined) return next;
+    const names = new RegExp(opts.names);
+    const kubectl = (args: string[], input?: string) => {
+        const r = spawnSync("kubectl", ["--kubeconfig", opts.kubeconfig, "--request-timeout", "10s", ...args], { input, encoding: "utf8" });
+        if (r.status !== 0) throw new Error(`kubectl ${args.join(" ")}: ${r.stderr.trim()}`);
+        return r.stdout;
+    };
+    return async (args) => {
+        if (!args.type.startsWith("kubernetes:") || !names.test(args.name)) return next(args);
+        const object = Object.fromEntries(Object.entries(args.inputs).map(([k, v]) => [k, plain(v)]));
+        kubectl(["apply", "--server-side", "--field-manager", "pulumi-kubernetes", "-o", "json", "-f", "-"], JSON.stringify(object));
+        const meta = object.metadata as { name: string; namespace?: string };
+        const get = () =>
+            JSON.parse(kubectl(["get", String(object.kind).toLowerCase(), meta.name, ...(meta.namespace ? ["-n", meta.namespace] : []), "-o", "json"]));
+        let live = get();
+        for (let i = 0; object.type === "kubernetes.io/service-account-token" && !live.data?.token && i < 100; i++) {
+            await new Promise((r) => setTimeout(r, 100));
+            live = get();
+        }
+        return { ...live, [MOCK_ID]: `${meta.namespace ?? ""}/${meta.name}` };
     };
 }

@@ -3,7 +3,7 @@
 // gives every run a fresh Pulumi runtime and module registry.
 //   node --import tsx test/helpers/execute-program.ts <spec.json>
 import { appendFileSync, existsSync, readFileSync, renameSync, writeFileSync } from "node:fs";
-import { commandExecutor, type EngineState, type ExecutedStep } from "./command-executor";
+import { commandExecutor, withKubernetes, type EngineState, type ExecutedStep } from "./command-executor";
 import { runProgram } from "./mock-runtime";
 
 export interface ExecuteSpec {
@@ -24,6 +24,12 @@ export interface ExecuteSpec {
     interruptAfter?: string;
     /** Absolute path of the program to run instead of index.ts (a test's own). */
     program?: string;
+    /**
+     * Kubernetes resources whose names match `names` (a regex) are applied for real with kubectl to
+     * the cluster this kubeconfig (a file) reaches, their live objects handed back as the provider
+     * would; every other Kubernetes resource stays mocked.
+     */
+    kubernetes?: { kubeconfig: string; names: string };
 }
 
 export interface ExecuteReport {
@@ -55,7 +61,10 @@ async function main() {
     try {
         await runProgram(spec.stack, (config) => Object.assign(config, spec.config), {
             secrets: spec.secrets,
-            handle: commandExecutor(report.steps, (name) => spec.events && appendFileSync(spec.events, `${name}\n`), engine),
+            handle: withKubernetes(
+                spec.kubernetes,
+                commandExecutor(report.steps, (name) => spec.events && appendFileSync(spec.events, `${name}\n`), engine),
+            ),
             ...(spec.program === undefined ? {} : { program: spec.program }),
         });
     } catch (err) {

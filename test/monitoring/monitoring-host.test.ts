@@ -7,7 +7,7 @@
 // cut off pages through the pager receiver and resolves; a release whose checksum is wrong is refused
 // before anything changes; an install whose exporter never starts puts the last install back.
 import { spawnSync } from "node:child_process";
-import { copyFileSync, mkdirSync, realpathSync } from "node:fs";
+import { copyFileSync, mkdirSync, realpathSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { NodeLab } from "../lab/node-lab";
@@ -30,6 +30,8 @@ const HEARTBEAT_PATH = "/heartbeat-5d7a90";
 let lab: NodeLab;
 let sink: WebhookSink;
 let state: string;
+/** The lab's admin kubeconfig, as a file. */
+let kubeconfig: string;
 let releases: Record<"node" | "prometheus" | "alertmanager", { version: string; url: string; sha256: string }>;
 
 /** A tarball laid out as the upstream release is: one top directory holding `files` (name → source). */
@@ -105,6 +107,8 @@ beforeAll(async () => {
         ),
     };
     state = newState(lab);
+    kubeconfig = join(lab.dir, "admin.kubeconfig");
+    writeFileSync(kubeconfig, lab.kubeconfig, { mode: 0o600 });
 }, 240_000);
 afterAll(async () => {
     await sink?.stop();
@@ -114,7 +118,7 @@ afterAll(async () => {
 suite("the monitoring host, installed by the program over SSH", () => {
     it("installs the three services as hardened units; the dead man's switch reaches the heartbeat receiver", async () => {
         const t0 = Date.now();
-        const run = await rollout(lab, hostConfig(), { secrets: secrets(), state });
+        const run = await rollout(lab, hostConfig(), { secrets: secrets(), state, kubernetes: { kubeconfig, names: "^monitoring-identity-" } });
         expect(run.error, `${run.output}\n${lastStep(run).step.stderr}`).toBeUndefined();
         expect(run.steps.map((s) => s.name)).toEqual(["monitoring-host-exporter", "monitoring-host-install"]);
         const install = lastStep(run);
@@ -145,6 +149,33 @@ suite("the monitoring host, installed by the program over SSH", () => {
             expect(shown.out).not.toContain(secret);
             expect(JSON.stringify(run.steps)).not.toContain(secret);
         }
+        // The exporter holds its own read-only identity's token, not the admin's credentials.
+        const exporterKubeconfig = await onHost("cat /etc/oceanid-monitoring/credentials/kubeconfig");
+        expect(exporterKubeconfig.out).toMatch(/^ {4}user:\n {6}token: \S+$/m);
+        expect(exporterKubeconfig.out).not.toMatch(/client-key-data|client-certificate/);
+        const can = (verb: string, resource: string, ns?: string) =>
+            spawnSync(
+                "kubectl",
+                [
+                    "--kubeconfig",
+                    kubeconfig,
+                    "auth",
+                    "can-i",
+                    verb,
+                    resource,
+                    "--as",
+                    "system:serviceaccount:oceanid-monitoring:oceanid-health",
+                    ...(ns ? ["-n", ns] : []),
+                ],
+                { encoding: "utf8" },
+            ).stdout.trim();
+        expect([
+            can("list", "nodes"),
+            can("list", "leases", "kube-node-lease"),
+            can("patch", "nodes"),
+            can("list", "secrets", "kube-system"),
+            can("create", "pods", "default"),
+        ]).toEqual(["yes", "yes", "no", "no", "no"]);
         // Nothing but the heartbeat so far: the cluster is healthy.
         expect(sink.received().filter((n) => n.path === PAGER_PATH)).toEqual([]);
     }, 240_000);
@@ -194,7 +225,11 @@ suite("the monitoring host, installed by the program over SSH", () => {
     it("refuses a release whose checksum is not the config's, before anything running changes", async () => {
         const before = await onHost("systemctl show -p MainPID --value oceanid-prometheus");
         const wrong = "0".repeat(64);
-        const run = await rollout(lab, hostConfig({ releases: { prometheus: { ...releases.prometheus, sha256: wrong } } }), { secrets: secrets(), state });
+        const run = await rollout(lab, hostConfig({ releases: { prometheus: { ...releases.prometheus, sha256: wrong } } }), {
+            secrets: secrets(),
+            state,
+            kubernetes: { kubeconfig, names: "^monitoring-identity-" },
+        });
         const step = lastStep(run);
         expect([step.name, step.code]).toEqual(["monitoring-host-install", 1]);
         expect(step.line).toBe(
@@ -213,7 +248,11 @@ suite("the monitoring host, installed by the program over SSH", () => {
         const script = join(broken, "node");
         spawnSync("sh", ["-c", `printf '#!/bin/sh\\necho "this node is broken" >&2\\nexit 1\\n' > ${script} && chmod +x ${script}`]);
         const bad = { version: "24.99.0", ...lab.serveFile("node-v24.99.0-linux-x64.tar.gz", tarball("node-v24.99.0-linux-x64", { "bin/node": script })) };
-        const run = await rollout(lab, hostConfig({ releases: { node: bad }, readyTimeoutSeconds: 15 }), { secrets: secrets(), state });
+        const run = await rollout(lab, hostConfig({ releases: { node: bad }, readyTimeoutSeconds: 15 }), {
+            secrets: secrets(),
+            state,
+            kubernetes: { kubeconfig, names: "^monitoring-identity-" },
+        });
         const step = lastStep(run);
         expect([step.name, step.code]).toEqual(["monitoring-host-install", 1]);
         expect(step.line).toBe(

@@ -99,7 +99,14 @@ const pulumiHome = pulumiHomeWithCommandPlugin();
 export function rollout(
     lab: NodeLab,
     config: Record<string, unknown>,
-    opts: { secrets?: Record<string, string>; state?: string; replace?: string[]; interruptAfter?: string; program?: string } = {},
+    opts: {
+        secrets?: Record<string, string>;
+        state?: string;
+        replace?: string[];
+        interruptAfter?: string;
+        program?: string;
+        kubernetes?: { kubeconfig: string; names: string };
+    } = {},
 ) {
     const { secrets, ...engine } = opts;
     return executeProgram(

@@ -11,8 +11,17 @@ import { NODE_ACCESS_TEST_SECRETS, pulumiHomeWithCommandPlugin, withNodeAccess }
 import { ROOT } from "../helpers/stack-file";
 import { STDIN_SECRETS } from "../../components/monitoring/host-scripts";
 
+const ADMIN_KUBECONFIG = `apiVersion: v1
+kind: Config
+current-context: admin@oceanid
+contexts: [{ name: admin@oceanid, context: { cluster: oceanid, user: admin } }]
+clusters: [{ name: oceanid, cluster: { server: "https://157.173.210.123:6443", certificate-authority-data: Q0E= } }]
+users: [{ name: admin, user: { client-certificate-data: dGVzdC1vbmx5LWFkbWluLWNlcnQ=, client-key-data: dGVzdC1vbmx5LWFkbWluLWtleQ== } }]
+`;
+const EXPORTER_TOKEN = "test-only-exporter-token";
 const SECRETS = {
     ...NODE_ACCESS_TEST_SECRETS,
+    "oceanid:kubeconfig": ADMIN_KUBECONFIG,
     "oceanid:monitoringPagerUrl": "https://pager.example.test/hooks/test-only-pager-token",
     "oceanid:monitoringHeartbeatUrl": "https://heartbeat.example.test/ping/test-only-heartbeat-uuid",
 };
@@ -36,7 +45,21 @@ beforeAll(async () => {
                 releases: { node: release("node", "24.9.0"), prometheus: release("prometheus", "3.16.0"), alertmanager: release("alertmanager", "0.28.1") },
             };
         },
-        { secrets: SECRETS, handle: (args) => (args.type.startsWith("command:") ? { stdout: "", stderr: "" } : undefined) },
+        {
+            secrets: SECRETS,
+            handle: (args) => {
+                if (args.type.startsWith("command:")) return { stdout: "", stderr: "" };
+                // What the provider hands back once the token controller has filled the Secret in.
+                if (args.type === "kubernetes:core/v1:Secret" && args.inputs.type === "kubernetes.io/service-account-token") {
+                    const b64 = (t: string) => Buffer.from(t).toString("base64");
+                    return {
+                        ...args.inputs,
+                        data: { token: b64(EXPORTER_TOKEN), "ca.crt": b64("test-only-cluster-ca"), namespace: b64("oceanid-monitoring") },
+                    };
+                }
+                return undefined;
+            },
+        },
     ));
 });
 
@@ -64,19 +87,33 @@ describe("the monitoring host under the mock runtime", () => {
         const install = named("monitoring-host-install");
         expect(isSecretValue(install.inputs.stdin)).toBe(true);
         const lines = (plain(install.inputs.stdin) as string).split("\n");
-        expect(lines.map((l) => Buffer.from(l, "base64").toString("utf8"))).toEqual([
-            SECRETS["oceanid:kubeconfig"],
-            SECRETS["oceanid:monitoringPagerUrl"],
-            SECRETS["oceanid:monitoringHeartbeatUrl"],
-            "",
-            "",
-        ]);
+        const decoded = lines.map((l) => Buffer.from(l, "base64").toString("utf8"));
+        // The exporter's own identity: the admin's API server, the token's CA and token, nothing of the admin's.
+        expect(parse(decoded[0])).toEqual({
+            apiVersion: "v1",
+            kind: "Config",
+            clusters: [
+                {
+                    name: "oceanid",
+                    cluster: { server: "https://157.173.210.123:6443", "certificate-authority-data": Buffer.from("test-only-cluster-ca").toString("base64") },
+                },
+            ],
+            users: [{ name: "oceanid-health", user: { token: EXPORTER_TOKEN } }],
+            contexts: [{ name: "oceanid", context: { cluster: "oceanid", user: "oceanid-health" } }],
+            "current-context": "oceanid",
+        });
+        expect(decoded.slice(1)).toEqual([SECRETS["oceanid:monitoringPagerUrl"], SECRETS["oceanid:monitoringHeartbeatUrl"], "", ""]);
         expect(STDIN_SECRETS).toEqual(["kubeconfig", "pager-url", "heartbeat-url", "tailnet-api-key"]);
         for (const r of resources) {
             for (const [key, value] of Object.entries(r.inputs)) {
                 if (isSecretValue(value)) continue;
                 const text = JSON.stringify(plain(value)) ?? "";
-                for (const secret of [SECRETS["oceanid:monitoringPagerUrl"], SECRETS["oceanid:monitoringHeartbeatUrl"], "test-only-kubeconfig"])
+                for (const secret of [
+                    SECRETS["oceanid:monitoringPagerUrl"],
+                    SECRETS["oceanid:monitoringHeartbeatUrl"],
+                    "dGVzdC1vbmx5LWFkbWluLWtleQ==",
+                    EXPORTER_TOKEN,
+                ])
                     expect(text, `${r.name}.${key}`).not.toContain(secret);
             }
         }
@@ -91,5 +128,29 @@ describe("the monitoring host under the mock runtime", () => {
         expect((config["oceanid:nodes"] as Array<{ name: string }>).map((n) => n.name)).toEqual(["srv712429", "srv712695", "calypso"]);
         expect(config["oceanid:kubeconfig"]).toEqual({ secure: "kept in the Pulumi stack" });
         expect(config["oceanid:monitoringPagerUrl"]).toEqual({ secure: "kept in the Pulumi stack" });
+    });
+
+    it("makes the exporter a read-only identity: Nodes and Leases read, nothing written", () => {
+        const names = resources.filter((r) => r.name.startsWith("monitoring-identity-")).map((r) => r.name);
+        expect(names.sort()).toEqual([
+            "monitoring-identity-clusterrole",
+            "monitoring-identity-clusterrolebinding",
+            "monitoring-identity-namespace",
+            // The gateway's Deployment, in dev's egress.gatewayNamespace.
+            "monitoring-identity-role-egress-gateway",
+            "monitoring-identity-role-kube-node-lease",
+            "monitoring-identity-rolebinding-egress-gateway",
+            "monitoring-identity-rolebinding-kube-node-lease",
+            "monitoring-identity-secret-oceanid-monitoring",
+            "monitoring-identity-serviceaccount-oceanid-monitoring",
+        ]);
+        expect(plain(named("monitoring-identity-role-egress-gateway").inputs.rules)).toEqual([
+            { apiGroups: ["apps"], resources: ["deployments"], resourceNames: ["egress-gateway"], verbs: ["get"] },
+        ]);
+        const verbs = resources
+            .filter((r) => r.type === "kubernetes:rbac.authorization.k8s.io/v1:ClusterRole" || r.type === "kubernetes:rbac.authorization.k8s.io/v1:Role")
+            .flatMap((r) => (plain(r.inputs.rules) as Array<{ verbs: string[] }>).flatMap((rule) => rule.verbs));
+        expect([...new Set(verbs)].sort()).toEqual(["get", "list"]);
+        expect(named("monitoring-identity-secret-oceanid-monitoring").dependsOn).toContain("monitoring-identity-serviceaccount-oceanid-monitoring");
     });
 });
