@@ -349,11 +349,19 @@ describe("the bundled stack files", () => {
             'nodes[2].ssh.user: placeholder "FILL-IN: SSH login user on calypso (needs sudo)" must be replaced with the real value',
             "nodes[2].ssh.hostKey: placeholder \"FILL-IN: key part of 'ssh-keyscan -t ed25519 <calypso LAN IP>'\" must be replaced with the real value",
             'exitNodeHost.release.sha256: placeholder "FILL-IN: sha256 of tailscale_1.102.3_amd64.tgz (pkgs.tailscale.com publishes it as <file>.sha256)" must be replaced with the real value',
+            'monitoringHost.address: placeholder "FILL-IN: public IPv4 of the monitoring host (a machine that is none of the nodes)" must be replaced with the real value',
+            'monitoringHost.ssh.user: placeholder "FILL-IN: SSH login user on the monitoring host (needs sudo)" must be replaced with the real value',
+            "monitoringHost.ssh.hostKey: placeholder \"FILL-IN: key part of 'ssh-keyscan -t ed25519 <monitoring host>'\" must be replaced with the real value",
+            'monitoringHost.releases.node.sha256: placeholder "FILL-IN: sha256 of node-v24.9.0-linux-x64.tar.xz (nodejs.org/dist/v24.9.0/SHASUMS256.txt)" must be replaced with the real value',
+            'monitoringHost.releases.prometheus.sha256: placeholder "FILL-IN: sha256 of prometheus-3.16.0.linux-amd64.tar.gz (the release\'s sha256sums.txt)" must be replaced with the real value',
+            'monitoringHost.releases.alertmanager.sha256: placeholder "FILL-IN: sha256 of alertmanager-0.28.1.linux-amd64.tar.gz (the release\'s sha256sums.txt)" must be replaced with the real value',
             'sshPrivateKey: not set; nodeAccess "ssh" logs in to the nodes with it: pulumi config set --secret oceanid:sshPrivateKey (value on stdin)',
             'k3sToken: not set; nodeAccess "ssh" joins agents to the server with it: pulumi config set --secret oceanid:k3sToken (value on stdin)',
             'kubeconfig: not set; kubernetes.mode "cluster" deploys with it: pulumi config set --secret oceanid:kubeconfig (value on stdin)',
             "exitNodeAuthKey: not set; exitNodeHost joins the exit node to the tailnet with it (reusable, not ephemeral, tagged with exitNodeHost.tags): pulumi config set --secret oceanid:exitNodeAuthKey (value on stdin)",
             "tailscaleApiKey: not set; exitNodeHost's gate asks the control server (exitNodeHost.controlApi) about the exit node with it: pulumi config set --secret oceanid:tailscaleApiKey (value on stdin)",
+            "monitoringPagerUrl: not set; monitoringHost's Alertmanager sends every alert but Watchdog to it (the pager's webhook URL): pulumi config set --secret oceanid:monitoringPagerUrl (value on stdin)",
+            "monitoringHeartbeatUrl: not set; monitoringHost's Alertmanager sends the Watchdog alert to it every minute (a heartbeat service outside, which pages when it stops): pulumi config set --secret oceanid:monitoringHeartbeatUrl (value on stdin)",
             "tailscaleAuthKey: not set; the egress gateway joins the tailnet with it (or set egress.tailnet.manage): pulumi config set --secret oceanid:tailscaleAuthKey (value on stdin)",
         ]);
     });
@@ -367,6 +375,7 @@ describe("the bundled stack files", () => {
                 if (v.includes("Tailscale IPv4 of srv712695")) return "100.64.0.20";
                 if (v.includes("Tailscale IPv4 of calypso")) return "100.64.0.30";
                 if (v.includes("sha256 of")) return "0".repeat(64);
+                if (v.includes("monitoring host (a machine")) return "203.0.113.9";
                 return "192.0.2.99";
             }
             if (Array.isArray(v)) return v.map(fill);
@@ -374,7 +383,16 @@ describe("the bundled stack files", () => {
             return v;
         };
         const raw = rawFromStackFile("prod", fill(config) as Record<string, unknown>);
-        raw.secretsSet = { sshPrivateKey: true, k3sToken: true, kubeconfig: true, tailscaleAuthKey: true, exitNodeAuthKey: true, tailscaleApiKey: true };
+        raw.secretsSet = {
+            sshPrivateKey: true,
+            k3sToken: true,
+            kubeconfig: true,
+            tailscaleAuthKey: true,
+            exitNodeAuthKey: true,
+            tailscaleApiKey: true,
+            monitoringPagerUrl: true,
+            monitoringHeartbeatUrl: true,
+        };
         const s = parseStackConfig(raw);
         expect(s.nodes.map((n) => n.k3sVersion)).toEqual(["v1.33.5+k3s1", "v1.33.5+k3s1", "v1.33.5+k3s1"]);
     });
