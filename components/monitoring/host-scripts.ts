@@ -126,8 +126,9 @@ WantedBy=multi-user.target
 `,
         prometheus: `[Unit]
 Description=Prometheus ${spec.releases.prometheus.version}: scrapes oceanid-health serve, evaluates the oceanid alert rules
-Wants=network-online.target
-After=network-online.target
+# An alert sent before Alertmanager listens is sent again only after --rules.alert.resend-delay (1m).
+Wants=network-online.target ${UNITS.alertmanager}.service
+After=network-online.target ${UNITS.alertmanager}.service
 
 [Service]
 ExecStart=${prometheus}/prometheus --config.file=${ETC_DIR}/prometheus.yml --storage.tsdb.path=/var/lib/${UNITS.prometheus} --storage.tsdb.retention.time=15d --web.listen-address=${LISTEN.prometheus}
