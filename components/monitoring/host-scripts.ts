@@ -265,9 +265,14 @@ ready() {
 deadline=$(( $(date +%s) + ${spec.readyTimeoutSeconds} ))
 until ready 2>/dev/null; do
     if [ "$(date +%s)" -ge "$deadline" ]; then
-        for name in ${all}; do
-            systemctl is-active --quiet "$name" || { echo "--- $name:"; journalctl -u "$name" -n 15 --no-pager -o cat; } >&2 || true
-        done
+        # The journal of each service that does not answer (of Prometheus when all answer but it has not scraped).
+        while read -r name url; do
+            curl -fsS -o /dev/null "$url" 2>/dev/null || { echo "--- $name (no answer on $url):"; journalctl -u "$name" -n 15 --no-pager -o cat; } >&2 || true
+        done <<'CHECKS'
+${UNITS.prometheus} http://${LISTEN.prometheus}/-/ready
+${UNITS.alertmanager} http://${LISTEN.alertmanager}/-/ready
+${UNITS.exporter} http://${LISTEN.exporter}/metrics
+CHECKS
         put_back
         fail "the services were not ready within ${spec.readyTimeoutSeconds}s (Prometheus on ${LISTEN.prometheus}, Alertmanager on ${LISTEN.alertmanager}, oceanid-health serve on ${LISTEN.exporter}, scraped); $last"
     fi

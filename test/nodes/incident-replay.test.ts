@@ -277,7 +277,9 @@ suite("the exit node as code, and the incident replayed", () => {
                     .trim()
                     .split("\n"),
             ).toEqual(["1", "1", "1"]);
-            expect(readFileSync(lab.nodePath(CANARY, "/var/lib/oceanid/changes/tailscale/revert.log"), "utf8")).toMatch(/\nrevert finished at \S+\n/);
+            // The state says reverted a moment before the revert disarms its units and logs its last line.
+            const log = lab.nodePath(CANARY, "/var/lib/oceanid/changes/tailscale/revert.log");
+            await until("the revert's last line", () => /\nrevert finished at \S+\n/.test(readFileSync(log, "utf8")), 15);
             expect(otherProblems).toBe(0);
             const at = (what: string) => (seen[what] === undefined ? "never" : `+${(seen[what] - armed.armedAt).toFixed(1)}s`);
             timeline.push(

@@ -2,7 +2,7 @@
 // process group. Its exit then is a shutdown, and must print nothing into a command's output (a refused `up`'s
 // first line is Pulumi's lock message, test/state/s3-backend.test.ts); a host that dies otherwise is reported.
 import { spawn } from "node:child_process";
-import { chmodSync, mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { afterAll, expect, it } from "vitest";
@@ -56,6 +56,11 @@ describeShim("the language host shim", () => {
     it("is what the engine runs: the language host beside the CLI's own file is this source's shim", () => {
         // With PULUMI_IGNORE_AMBIENT_PLUGINS the engine does not search PATH for it (scripts/setup, build_shim).
         const beside = join(dirname(realpathSync(join(TOOLS_BIN, "pulumi"))), "pulumi-language-nodejs");
+        if (!existsSync(join(TOOLS_BIN, "pulumi-language-nodejs"))) {
+            // Setup chose a pulumi already on PATH: its own language host, beside it, is what runs.
+            expect(existsSync(beside), beside).toBe(true);
+            return;
+        }
         expect(realpathSync(beside)).toBe(realpathSync(join(TOOLS_BIN, "pulumi-language-nodejs")));
         expect(realpathSync(beside)).toMatch(/\/pulumi-language-nodejs-shim-[0-9a-f]{12}$/);
     });
