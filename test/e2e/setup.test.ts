@@ -1,10 +1,10 @@
 // scripts/setup on a machine that lacks something: it names the step and what to install.
 import { spawn, spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { cpSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { expect, it } from "vitest";
+import { afterAll, expect, it } from "vitest";
 import { TOOLS_BIN } from "../helpers/pulumi-cli";
 import { ROOT } from "../helpers/stack-file";
 import { describeNeeding } from "../helpers/needs";
@@ -19,8 +19,15 @@ const suite = describeNeeding(["pulumi"]);
  * A copy of the project whose toolchain cache is empty. Its node_modules holds only the
  * stamp setup checks, so its npm step passes without touching the real node_modules.
  */
+const copies: string[] = [];
+// Each copy holds a toolchain's worth of files (about 190 MB): none outlives the file.
+afterAll(() => {
+    for (const root of copies) rmSync(root, { recursive: true, force: true });
+});
+
 function emptyCacheCopy(): string {
     const root = mkdtempSync(join(tmpdir(), "oceanid-setup-"));
+    copies.push(root);
     cpSync(join(ROOT, "scripts"), join(root, "scripts"), { recursive: true });
     cpSync(join(ROOT, "bench", "build-kube-read.sh"), join(root, "bench", "build-kube-read.sh"));
     for (const f of ["package.json", "package-lock.json"]) cpSync(join(ROOT, f), join(root, f));
