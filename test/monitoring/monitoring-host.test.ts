@@ -69,6 +69,10 @@ const secrets = () => ({
     "oceanid:monitoringHeartbeatUrl": sink.url.replace(/\/alerts$/, HEARTBEAT_PATH),
 });
 
+/** The program over the lab with this config: its commands over SSH, the exporter's identity applied to the lab's API server. */
+const installWith = (config: Record<string, unknown>) =>
+    rollout(lab, config, { secrets: secrets(), state, kubernetes: { kubeconfig, names: "^monitoring-identity-" } });
+
 /** A command on the monitoring host as root: exit code and output (stdout and stderr together). */
 const onHost = (script: string) => lab.inNodeAsync(MONITOR, script);
 /** The first notification at `path` at or after `since` with an alert `alertname` in `status` (for `node`, if given). */
@@ -119,11 +123,7 @@ afterAll(async () => {
 async function refusedChecksum(): Promise<void> {
     const before = await onHost("systemctl show -p MainPID --value oceanid-prometheus");
     const wrong = "0".repeat(64);
-    const run = await rollout(lab, hostConfig({ releases: { prometheus: { ...releases.prometheus, sha256: wrong } } }), {
-        secrets: secrets(),
-        state,
-        kubernetes: { kubeconfig, names: "^monitoring-identity-" },
-    });
+    const run = await installWith(hostConfig({ releases: { prometheus: { ...releases.prometheus, sha256: wrong } } }));
     const step = lastStep(run);
     expect([step.name, step.code]).toEqual(["monitoring-host-install", 1]);
     expect(step.line).toBe(
@@ -138,7 +138,7 @@ async function refusedChecksum(): Promise<void> {
 suite("the monitoring host, installed by the program over SSH", () => {
     it("installs the three services as hardened units; the dead man's switch reaches the heartbeat receiver", async () => {
         const t0 = Date.now();
-        const run = await rollout(lab, hostConfig(), { secrets: secrets(), state, kubernetes: { kubeconfig, names: "^monitoring-identity-" } });
+        const run = await installWith(hostConfig());
         expect(run.error, `${run.output}\n${lastStep(run).step.stderr}`).toBeUndefined();
         expect(run.steps.map((s) => s.name)).toEqual(["monitoring-host-exporter", "monitoring-host-install"]);
         const install = lastStep(run);
@@ -215,11 +215,7 @@ suite("the monitoring host, installed by the program over SSH", () => {
         const script = join(broken, "node");
         spawnSync("sh", ["-c", `printf '#!/bin/sh\\necho "this node is broken" >&2\\nexit 1\\n' > ${script} && chmod +x ${script}`]);
         const bad = { version: "24.99.0", ...lab.serveFile("node-v24.99.0-linux-x64.tar.gz", tarball("node-v24.99.0-linux-x64", { "bin/node": script })) };
-        const run = await rollout(lab, hostConfig({ releases: { node: bad }, readyTimeoutSeconds: 10 }), {
-            secrets: secrets(),
-            state,
-            kubernetes: { kubeconfig, names: "^monitoring-identity-" },
-        });
+        const run = await installWith(hostConfig({ releases: { node: bad }, readyTimeoutSeconds: 10 }));
         const step = lastStep(run);
         expect([step.name, step.code]).toEqual(["monitoring-host-install", 1]);
         expect(step.line).toBe(
