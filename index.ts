@@ -166,7 +166,7 @@ const gateway = settings.egress.enabled
     : undefined;
 
 // The monitoring host outside the cluster: oceanid-health serve, Prometheus and Alertmanager over SSH.
-const rulesFile = readFileSync(join(__dirname, "components", "monitoring", "oceanid.rules.yaml"), "utf8");
+const rulesFile = () => readFileSync(join(__dirname, "components", "monitoring", "oceanid.rules.yaml"), "utf8");
 const monitoringHost = settings.monitoringHost;
 if (monitoringHost !== undefined) {
     // The host runs the compiled exporter: one older than the sources would report what nobody reviewed.
@@ -189,8 +189,8 @@ if (monitoringHost !== undefined) {
         host: monitoringHost,
         exporterBundle: readFileSync(bundlePath),
         exporterBundlePath: bundlePath,
-        stackFile: exporterStackFile(raw, STACK_KEYS),
-        rulesFile,
+        stackFile: exporterStackFile(raw),
+        rulesFile: rulesFile(),
         secrets: {
             sshPrivateKey: config.requireSecret("sshPrivateKey"),
             kubeconfig: identity.kubeconfig,
@@ -205,7 +205,7 @@ if (monitoringHost !== undefined) {
 const alertRules = settings.monitoring.alertRules;
 if (alertRules !== undefined) {
     new AlertRules("oceanid-alerts", {
-        rulesFile,
+        rulesFile: rulesFile(),
         namespace: alertRules.namespace,
         labels: alertRules.labels,
         provider,

@@ -53,6 +53,13 @@ const tailscaleAddress = z.string().refine(isTailscaleAddress, {
         `${quote(i.input)} is not a Tailscale address: Tailscale assigns addresses in 100.64.0.0/10 or fd7a:115c:a1e0::/48 (see 'tailscale ip' on the node)`,
 });
 
+/** The SSH login the program uses for a node or the monitoring host. */
+const unixUser = z.string().regex(/^[a-z_][a-z0-9_-]{0,31}$/, { error: (i) => `${quote(i.input)} is not a valid Unix user name` });
+const sshPort = z.number().int().min(1).max(65535).default(22);
+const sshHostKey = z.string().regex(HOST_KEY, {
+    error: (i) => `${quote(i.input)} is not an SSH host key: paste the key part of 'ssh-keyscan -t ed25519 <host>' (e.g. "ssh-ed25519 AAAAC3...")`,
+});
+
 const k3sVersion = z.string().refine((v) => parseK3sVersion(v) !== undefined, {
     error: (i) => `${quote(i.input)} is not a k3s release version: use the form v1.33.4+k3s1`,
 });
@@ -85,15 +92,12 @@ const nodeSchema = z
             .strict(),
         ssh: z
             .object({
-                user: z.string().regex(/^[a-z_][a-z0-9_-]{0,31}$/, { error: (i) => `${quote(i.input)} is not a valid Unix user name` }),
+                user: unixUser,
                 /** @default 22 */
-                port: z.number().int().min(1).max(65535).default(22),
+                port: sshPort,
                 /** Which of `addresses` to dial. @default "public", else "lan", else "tailscale" */
                 via: z.enum(["public", "lan", "tailscale"]).optional(),
-                hostKey: z.string().regex(HOST_KEY, {
-                    error: (i) =>
-                        `${quote(i.input)} is not an SSH host key: paste the key part of 'ssh-keyscan -t ed25519 <host>' (e.g. "ssh-ed25519 AAAAC3...")`,
-                }),
+                hostKey: sshHostKey,
             })
             .strict(),
         labels: z
@@ -274,13 +278,10 @@ const monitoringHostSchema = z
         address: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9.:-]*$/, { error: (i) => `${quote(i.input)} is not a host name or IP address` }),
         ssh: z
             .object({
-                user: z.string().regex(/^[a-z_][a-z0-9_-]{0,31}$/, { error: (i) => `${quote(i.input)} is not a valid Unix user name` }),
+                user: unixUser,
                 /** @default 22 */
-                port: z.number().int().min(1).max(65535).default(22),
-                hostKey: z.string().regex(HOST_KEY, {
-                    error: (i) =>
-                        `${quote(i.input)} is not an SSH host key: paste the key part of 'ssh-keyscan -t ed25519 <host>' (e.g. "ssh-ed25519 AAAAC3...")`,
-                }),
+                port: sshPort,
+                hostKey: sshHostKey,
             })
             .strict(),
         /** What the host runs, each an upstream release tarball pinned by checksum. */

@@ -97,6 +97,7 @@ export interface ExporterIdentityArgs {
 type KubeCtor = new (name: string, args: never, opts?: pulumi.CustomResourceOptions) => pulumi.CustomResource;
 const CTORS: Record<string, KubeCtor> = {
     Namespace: k8s.core.v1.Namespace as unknown as KubeCtor,
+    Secret: k8s.core.v1.Secret as unknown as KubeCtor,
     ServiceAccount: k8s.core.v1.ServiceAccount as unknown as KubeCtor,
     ClusterRole: k8s.rbac.v1.ClusterRole as unknown as KubeCtor,
     ClusterRoleBinding: k8s.rbac.v1.ClusterRoleBinding as unknown as KubeCtor,
@@ -113,18 +114,16 @@ export class ExporterIdentity extends pulumi.ComponentResource {
     constructor(name: string, args: ExporterIdentityArgs, opts?: pulumi.ComponentResourceOptions) {
         super("oceanid:monitoring:ExporterIdentity", name, {}, opts);
         const objects = exporterRbac(args.gatewayNamespace === undefined ? {} : { gatewayNamespace: args.gatewayNamespace });
-        const child = (o: Record<string, unknown>, dependsOn: pulumi.Resource[]) => {
-            const m = o.metadata as { namespace?: string };
-            const id = `${name}-${String(o.kind).toLowerCase()}${m.namespace === undefined ? "" : `-${m.namespace}`}`;
-            return { id, opts: { parent: this, provider: args.provider, dependsOn } };
-        };
-        const namespace = new k8s.core.v1.Namespace(child(objects[0], []).id, objects[0] as never, child(objects[0], []).opts);
-        const rest: pulumi.CustomResource[] = [];
+        // Everything after the namespace and the account waits for both: the token controller deletes a
+        // token Secret whose account does not exist yet.
+        const first: pulumi.CustomResource[] = [];
         let secret: k8s.core.v1.Secret | undefined;
-        for (const o of objects.slice(1)) {
-            const { id, opts: o2 } = child(o, [namespace, ...rest.filter((r) => r instanceof k8s.core.v1.ServiceAccount)]);
-            if (o.kind === "Secret") secret = new k8s.core.v1.Secret(id, o as never, o2);
-            else rest.push(new CTORS[String(o.kind)](id, o as never, o2));
+        for (const o of objects) {
+            const namespace = (o.metadata as { namespace?: string }).namespace;
+            const id = `${name}-${String(o.kind).toLowerCase()}${namespace === undefined ? "" : `-${namespace}`}`;
+            const r = new CTORS[String(o.kind)](id, o as never, { parent: this, provider: args.provider, dependsOn: [...first] });
+            if (o.kind === "Namespace" || o.kind === "ServiceAccount") first.push(r);
+            if (o.kind === "Secret") secret = r as k8s.core.v1.Secret;
         }
         // The provider waits for the token controller to fill the Secret in.
         this.kubeconfig = pulumi.secret(

@@ -2,7 +2,8 @@ import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import { createHash } from "node:crypto";
 import { stringify } from "yaml";
-import type { MonitoringHostConfig, RawStackConfig, StackKey } from "../config/stack-config";
+import { STACK_KEYS, type MonitoringHostConfig, type RawStackConfig } from "../config/stack-config";
+import { remoteConnection } from "../nodes/node-change";
 import { stepCommand } from "../nodes/scripts/shell";
 import { installScript, removeScript, STDIN_SECRETS, type MonitoringHostSpec } from "./host-scripts";
 
@@ -10,9 +11,9 @@ import { installScript, removeScript, STDIN_SECRETS, type MonitoringHostSpec } f
  * The stack file oceanid-health serve reads on the monitoring host: the stack's plain settings as
  * written, each secret only marked as set (the exporter needs none of them, and none leaves the stack).
  */
-export function exporterStackFile(raw: Pick<RawStackConfig, "stack" | "secretsSet"> & Partial<Record<StackKey, unknown>>, keys: readonly StackKey[]): string {
+export function exporterStackFile(raw: RawStackConfig): string {
     const config: Record<string, unknown> = {};
-    for (const key of keys) if (raw[key] !== undefined) config[`oceanid:${key}`] = raw[key];
+    for (const key of STACK_KEYS) if (raw[key] !== undefined) config[`oceanid:${key}`] = raw[key];
     for (const [name, set] of Object.entries(raw.secretsSet)) if (set) config[`oceanid:${name}`] = { secure: "kept in the Pulumi stack" };
     return `# oceanid-health serve's copy of stack ${raw.stack}, written by the program: plain settings only.\n${stringify({ config })}`;
 }
@@ -71,15 +72,13 @@ export class MonitoringHost extends pulumi.ComponentResource {
         const { host } = args;
         const bundleSha256 = createHash("sha256").update(args.exporterBundle).digest("hex");
         const spec = monitoringHostSpec({ ...args, bundleSha256, tailnetKey: args.secrets.tailnetApiKey !== undefined });
-        const connection = {
+        const connection = remoteConnection({
             host: host.address,
             port: host.ssh.port,
             user: host.ssh.user,
             hostKey: host.ssh.hostKey,
-            privateKey: pulumi.secret(args.secrets.sshPrivateKey),
-            dialErrorLimit: 3,
-            perDialTimeout: 15,
-        };
+            privateKey: args.secrets.sshPrivateKey,
+        });
         const copied = new command.remote.CopyToRemote(
             `${name}-exporter`,
             { connection, source: new pulumi.asset.FileAsset(args.exporterBundlePath), remotePath: spec.exporter.remotePath, triggers: [bundleSha256] },
@@ -87,28 +86,20 @@ export class MonitoringHost extends pulumi.ComponentResource {
         );
         const script = installScript(spec);
         const s = args.secrets;
+        const stdin = pulumi
+            .all([s.kubeconfig, s.pagerUrl, s.heartbeatUrl, s.tailnetApiKey])
+            .apply(([kubeconfig, pager, heartbeat, tailnet]) =>
+                stdinLines({ kubeconfig, "pager-url": pager, "heartbeat-url": heartbeat, "tailnet-api-key": tailnet }),
+            );
         this.installed = new command.remote.Command(
             `${name}-install`,
             {
                 connection,
                 create: stepCommand(script, { user: host.ssh.user, timeoutSeconds: 600 }),
                 delete: stepCommand(removeScript(), { user: host.ssh.user, timeoutSeconds: 120 }),
-                stdin: pulumi.secret(
-                    pulumi
-                        .all([s.kubeconfig, s.pagerUrl, s.heartbeatUrl, s.tailnetApiKey])
-                        .apply(([kubeconfig, pager, heartbeat, tailnet]) =>
-                            stdinLines({ kubeconfig, "pager-url": pager, "heartbeat-url": heartbeat, "tailnet-api-key": tailnet }),
-                        ),
-                ),
+                stdin: pulumi.secret(stdin),
                 // The script holds no secret; a changed secret alone runs it again too.
-                triggers: [
-                    createHash("sha256").update(script).digest("hex"),
-                    pulumi.secret(
-                        pulumi
-                            .all([s.kubeconfig, s.pagerUrl, s.heartbeatUrl, s.tailnetApiKey])
-                            .apply((values) => createHash("sha256").update(JSON.stringify(values)).digest("hex")),
-                    ),
-                ],
+                triggers: [createHash("sha256").update(script).digest("hex"), pulumi.secret(stdin.apply((t) => createHash("sha256").update(t).digest("hex")))],
             },
             { parent: this, dependsOn: [copied] },
         );

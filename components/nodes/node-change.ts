@@ -19,6 +19,19 @@ export interface NodeConnection {
     privateKey: pulumi.Input<string>;
 }
 
+/** `remote.Command`'s connection for a host: the key secret, the host key pinned, a few dial attempts. */
+export function remoteConnection(c: NodeConnection) {
+    return {
+        host: c.host,
+        port: c.port,
+        user: c.user,
+        hostKey: c.hostKey,
+        privateKey: pulumi.secret(c.privateKey),
+        dialErrorLimit: 3,
+        perDialTimeout: 15,
+    };
+}
+
 /** What the gate is told about the change apply made. */
 export interface AppliedChange {
     /** The node's clock at the end of apply, epoch seconds. */
@@ -144,15 +157,7 @@ export class NodeChange extends pulumi.ComponentResource {
     constructor(name: string, args: NodeChangeArgs, opts?: pulumi.ComponentResourceOptions) {
         super("oceanid:nodes:NodeChange", name, {}, opts);
         const scripts = nodeChangeCommands(args);
-        const connection = {
-            host: args.connection.host,
-            port: args.connection.port,
-            user: args.connection.user,
-            hostKey: args.connection.hostKey,
-            privateKey: pulumi.secret(args.connection.privateKey),
-            dialErrorLimit: 3,
-            perDialTimeout: 15,
-        };
+        const connection = remoteConnection(args.connection);
         // The scripts are part of the trigger: a changed script is a changed change.
         const digest = createHash("sha256")
             .update(JSON.stringify([scripts.preflight, scripts.apply, scripts.confirm("", ""), args.local.drain, args.local.uncordon]))
